@@ -1,0 +1,94 @@
+"""Terminal output for the command line: rich progress bars (with rate and ETA) and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from paperboy.ingest.remote import is_remote
+from paperboy.ingest.runner import SourceSummary
+
+err = Console(stderr=True)
+out = Console()
+
+
+class _Rate(ProgressColumn):
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} {self.unit}/s" if speed else f"? {self.unit}/s",
+                    style="progress.data.speed")
+
+
+class RichProgress:
+    """The `Progress` seam drawn as rich bars on stderr: done/total, rate and time left."""
+
+    def __init__(self, console: Console = err) -> None:
+        self.console = console
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, description: str, *, total: float | None, unit: str) -> None:
+        self.finish()
+        amount: tuple[ProgressColumn, ...]
+        if unit == "bytes":
+            amount = (DownloadColumn(), TransferSpeedColumn())
+        else:
+            amount = (MofNCompleteColumn(), _Rate(unit))
+        self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
+                             TaskProgressColumn(), *amount, TimeElapsedColumn(),
+                             TextColumn("ETA"), TimeRemainingColumn(),
+                             console=self.console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total)
+
+    def update(self, completed: float) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=completed)
+
+    def note(self, message: str) -> None:
+        (self._bar.console if self._bar else self.console).print(f"[yellow]{message}")
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+            self._task = None
+
+
+def summary_table(summaries: list[SourceSummary]) -> Table:
+    table = Table(title="Ingest summary")
+    table.add_column("source", overflow="fold")
+    table.add_column("format")
+    for name in ("added", "updated", "unchanged", "failed"):
+        table.add_column(name, justify="right")
+    for s in summaries:
+        failed = f"[red]{s.failed}" if s.failed else "0"
+        table.add_row(_short(s.source), s.format or "?", str(s.added), str(s.updated),
+                      str(s.unchanged), failed)
+    return table
+
+
+def _short(source: str) -> str:
+    """A file source by its name (the full path is in --json); remote sources as given."""
+    return Path(source).name if not is_remote(source) else source

@@ -1,0 +1,100 @@
+"""Every setting, declared once: name, default and help. Read from `PAPERBOY_*` variables.
+
+This is the only module that reads the environment. `docs/settings.md` lists the same table and a
+test keeps the two in step. Units are part of names (`http_timeout_s`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"PAPERBOY_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", "~/.paperboy", "Data folder: the SQLite store, indexes and harvest state."),
+    Setting("database_url", "", "SQLAlchemy URL of the store; empty means SQLite in the home. "
+            "A postgresql:// URL uses PostgreSQL."),
+    Setting("smtp_url", "", "SMTP server for digests (smtp:// or smtps://, user:password@host)."),
+    Setting("base_url", "http://127.0.0.1:8000", "Public URL of the web app, for absolute links."),
+    Setting("secret_key", "", "Key that signs sessions and email links. Environment only."),
+    Setting("embedding_model", "all-MiniLM-L6-v2", "sentence-transformers model name or path."),
+    Setting("milvus_uri", "", "Milvus URI; when set, search runs on Milvus."),
+    Setting("ingest_batch_size", 1000, "Records written per transaction while ingesting."),
+    Setting("http_timeout_s", 30.0, "Timeout of one HTTP request to a source."),
+    Setting("http_retries", 4, "Retries of a request that failed with 5xx, 429 or a dropped "
+            "connection."),
+    Setting("arxiv_interval_s", 3.0, "Seconds between two requests to arXiv (its terms ask 3)."),
+    Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API endpoint."),
+    Setting("oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint."),
+    Setting("rss_url", "https://rss.arxiv.org/rss", "arXiv listing RSS base URL."),
+    Setting("hf_url", "https://huggingface.co/api/daily_papers", "Hugging Face daily papers API."),
+    Setting("s2_url", "https://api.semanticscholar.org/graph/v1", "Semantic Scholar Graph API."),
+    Setting("s2_api_key", "", "Semantic Scholar API key (optional). Environment only."),
+    Setting("fetch_limit", 1000, "Most papers one remote search source fetches per ingest."),
+)
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str
+    smtp_url: str
+    base_url: str
+    secret_key: str
+    embedding_model: str
+    milvus_uri: str
+    ingest_batch_size: int
+    http_timeout_s: float
+    http_retries: int
+    arxiv_interval_s: float
+    arxiv_api_url: str
+    oai_url: str
+    rss_url: str
+    hf_url: str
+    s2_url: str
+    s2_api_key: str
+    fetch_limit: int
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `PAPERBOY_*` variables, then explicit overrides (e.g. `--home`)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = overrides.get(setting.name)
+            if raw is None:
+                raw = env.get(setting.env, setting.default)
+            values[setting.name] = _coerce(setting, raw)
+        values["home"] = Path(values["home"]).expanduser()
+        return cls(**values)
+
+    @property
+    def store_url(self) -> str:
+        """The store's SQLAlchemy URL: the configured one, or SQLite in the home folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'paperboy.sqlite3'}"
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    kind = type(setting.default)
+    if kind is str or isinstance(raw, kind):
+        return raw if kind is not str else str(raw)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{setting.env}={raw!r} is not a valid {kind.__name__}") from None
+

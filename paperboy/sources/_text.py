@@ -1,0 +1,126 @@
+"""Small pure helpers every parser shares: identifiers, dates, names, links and title keys."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+
+_SPACE = re.compile(r"\s+")
+_NEW_ID = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(v\d+)?(?![\d])")
+_OLD_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?(?!\d)")
+_URL = re.compile(r"https?://[^\s<>\"'\]\[{}|\\^`]+", re.I)
+_CODE_HOST = re.compile(
+    r"https?://(?:www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/"
+    r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)",
+    re.I,
+)
+_PROJECT_HINT = re.compile(r"(project\s+page|project\s+website|homepage|website)\W{0,12}$", re.I)
+
+# LaTeX accent commands as arXiv metadata writes them (\'a, \"{o}, \c{c}) -> combining marks.
+_ACCENTS = {"'": "\u0301", "`": "\u0300", '"': "\u0308", "^": "\u0302", "~": "\u0303",
+            "=": "\u0304", ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306",
+            "H": "\u030b", "k": "\u0328"}
+_ACCENT = re.compile(r"""\\([`'"^~=.]|[cvuHk](?=[{\s]))\s*\{?\\?([A-Za-z])\}?""")
+
+
+def clean(text: str | None) -> str:
+    """Collapse runs of whitespace (hard-wrapped arXiv abstracts) and trim."""
+    return _SPACE.sub(" ", text or "").strip()
+
+
+def delatex_accents(text: str) -> str:
+    """Turn LaTeX accent commands into the accented letters they stand for."""
+
+    def repl(m: re.Match[str]) -> str:
+        return unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)])
+
+    return _ACCENT.sub(repl, text)
+
+
+def title_key(title: str) -> str:
+    """The key two sources' titles are matched on: case, accents, LaTeX and punctuation removed."""
+    text = unicodedata.normalize("NFKD", delatex_accents(title))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"\\[a-z]+|[{}$]", " ", text)
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
+def parse_arxiv_id(text: str | None) -> tuple[str, str | None] | None:
+    """Find an arXiv id in an id, URL or OAI identifier: (id without version, ``vN`` or None)."""
+    if not text:
+        return None
+    m = _NEW_ID.search(text) or _OLD_ID.search(text)
+    if not m:
+        return None
+    return m.group(1), m.group(2)
+
+
+def normalize_doi(text: str | None) -> str | None:
+    """A DOI in its canonical lower-case form without resolver prefix; the first of several."""
+    if not text:
+        return None
+    first = text.strip().split()[0] if text.strip() else ""
+    first = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", first, flags=re.I)
+    return first.lower() if first.startswith("10.") else None
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """Parse the date forms the sources use (ISO 8601, RFC 2822, plain day) into aware UTC."""
+    if not text or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            try:
+                value = datetime.combine(date.fromisoformat(text[:10]), datetime.min.time())
+            except ValueError:
+                return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def split_authors(text: str | None) -> list[str]:
+    """Split an arXiv author string ("A. B, C. D, and E. F") into names, in order."""
+    text = clean(delatex_accents(text or ""))
+    text = re.sub(r"\([^)]*\)", "", text)  # affiliations in parentheses
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text)
+    return [clean(p) for p in parts if clean(p)]
+
+
+def code_links(*texts: str | None) -> list[str]:
+    """Repository URLs (GitHub, GitLab, Bitbucket, Codeberg) mentioned in the texts, in order."""
+    found: list[str] = []
+    for text in texts:
+        for m in _CODE_HOST.finditer(text or ""):
+            owner, repo = m.group(2), m.group(3).rstrip(".")
+            if repo.endswith(".git"):
+                repo = repo[:-4]
+            url = f"https://{m.group(1).lower()}/{owner}/{repo}"
+            if url.lower() not in (f.lower() for f in found):
+                found.append(url)
+    return found
+
+
+def project_link(*texts: str | None) -> str | None:
+    """A project page named as such ("Project page: https://...") or hosted on github.io."""
+    for text in texts:
+        text = text or ""
+        for m in _URL.finditer(text):
+            url = m.group(0).rstrip(".,;:)")
+            if _CODE_HOST.match(url):
+                continue
+            if ".github.io" in url.lower() or _PROJECT_HINT.search(text[: m.start()]):
+                return url
+    return None
+
+
+def arxiv_links(arxiv_id: str) -> tuple[str, str]:
+    """The abstract page and PDF URLs of an arXiv paper."""
+    return f"https://arxiv.org/abs/{arxiv_id}", f"https://arxiv.org/pdf/{arxiv_id}"

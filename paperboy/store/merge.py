@@ -1,0 +1,136 @@
+"""How one source's record of a paper is folded into the stored paper. Pure: rows are plain dicts.
+
+Every field remembers who gave it (`field_sources`: source, version, when). A record's claim on a
+field is `(version, source rank, source name)`: a newer arXiv version beats an older one, and at
+the same version the richer source wins. An empty value never replaces a present one, and a
+source may always correct what it said itself. Because claims are totally ordered, the merged
+paper does not depend on the order sources were ingested in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from paperboy.models import PaperRecord
+from paperboy.sources._text import title_key
+
+# How complete and authoritative each source's metadata is, on equal versions.
+SOURCE_RANK = {
+    "arxiv_api": 60,
+    "oai_arxivraw": 60,
+    "oai_arxiv": 55,
+    "kaggle": 50,
+    "arxiv_rss": 40,
+    "s2": 30,
+    "hf_daily": 20,
+    "listing": 10,
+}
+
+TITLE_KEY_LENGTH = 500
+
+_FIELDS = ("arxiv_id", "doi", "title", "abstract", "authors", "categories", "published",
+           "journal_ref", "comments", "license")
+_LINKS = ("abstract", "pdf", "project")
+
+
+def title_id(key: str) -> str:
+    """The id of a paper known only by its title: stable across sources and runs."""
+    return "t-" + hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def empty_row(now: datetime) -> dict[str, Any]:
+    return {
+        "id": "", "arxiv_id": None, "doi": None, "title_key": "", "title": "", "abstract": "",
+        "authors": [], "categories": [], "primary_category": None, "published": None,
+        "updated": None, "version": 0, "versions": [], "journal_ref": None, "comments": None,
+        "license": None, "links": {"abstract": None, "pdf": None, "code": [], "project": None},
+        "extras": {}, "field_sources": {}, "sources": {}, "first_seen": now, "last_changed": now,
+    }
+
+
+def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, Any]:
+    """The row with the record folded in; equal to `row` when the record adds nothing."""
+    out = dict(row)
+    fields = dict(row["field_sources"])
+    claim = (record.version, SOURCE_RANK.get(record.source, 0), record.source)
+    stamp = {"source": record.source, "version": record.version, "at": now.isoformat()}
+
+    def offer(name: str, value: Any, current: Any) -> Any:
+        if _empty(value) or value == current:
+            return current
+        previous = fields.get(name)
+        if not _empty(current) and previous is not None:
+            if previous["source"] == record.source:
+                if record.version < previous["version"]:
+                    return current
+            elif claim < (previous["version"], SOURCE_RANK.get(previous["source"], 0),
+                          previous["source"]):
+                return current
+        fields[name] = stamp
+        return value
+
+    values = {
+        "arxiv_id": record.arxiv_id, "doi": record.doi, "title": record.title,
+        "abstract": record.abstract, "authors": record.authors,
+        "categories": record.categories, "published": record.published,
+        "journal_ref": record.journal_ref, "comments": record.comments,
+        "license": record.license,
+    }
+    for name in _FIELDS:
+        out[name] = offer(name, values[name], row[name])
+
+    if record.updated and (row["updated"] is None or record.updated > row["updated"]):
+        out["updated"] = record.updated
+        fields["updated"] = stamp
+    out["versions"] = _merge_versions(row["versions"], record)
+    out["version"] = max(row["version"], record.version)
+
+    links = dict(row["links"])
+    new_links = {"abstract": record.links.abstract, "pdf": record.links.pdf,
+                 "project": record.links.project}
+    for name in _LINKS:
+        links[name] = offer(f"links.{name}", new_links[name], links.get(name))
+    code = list(links.get("code") or [])
+    seen = {c.lower() for c in code}
+    code += [c for c in record.links.code if c.lower() not in seen]
+    links["code"] = code
+    out["links"] = links
+
+    extras = dict(row["extras"])
+    for namespace, value in record.extras.items():
+        if extras.get(namespace) != value:
+            extras[namespace] = value
+            fields[f"extras.{namespace}"] = stamp
+    out["extras"] = extras
+
+    if record.source not in row["sources"]:
+        out["sources"] = {**row["sources"], record.source: now.isoformat()}
+    out["title_key"] = title_key(out["title"])[:TITLE_KEY_LENGTH]
+    out["primary_category"] = out["categories"][0] if out["categories"] else None
+    out["id"] = out["arxiv_id"] or out["doi"] or row["id"] or title_id(out["title_key"])
+    out["field_sources"] = fields
+    if out != row:
+        out["last_changed"] = now
+    return out
+
+
+def _merge_versions(stored: list[dict[str, Any]], record: PaperRecord) -> list[dict[str, Any]]:
+    by_label = {v["label"]: v for v in stored}
+    for version in record.versions:
+        date = version.date.isoformat() if version.date else None
+        known = by_label.get(version.label)
+        if known is None or (known["date"] is None and date is not None):
+            by_label[version.label] = {"label": version.label, "date": date}
+    merged = sorted(by_label.values(), key=lambda v: _version_number(v["label"]))
+    return merged if merged != stored else stored
+
+
+def _version_number(label: str) -> int:
+    digits = label.lstrip("v")
+    return int(digits) if digits.isdigit() else 0
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}

@@ -1,0 +1,10 @@
+"""Alembic environment: runs on the connection the store hands over (see `store/schema.py`)."""
+
+from alembic import context
+
+from paperboy.store.tables import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,102 @@
+"""The store's tables (SQLAlchemy Core). The schema itself is created by Alembic migrations in
+`migrations/`; a test checks that these definitions and the migrated database agree.
+
+A paper row carries what every source agreed on after merging (`merge.py`), plus `field_sources`
+(which source gave each field, at which version, when) and `sources` (every source that has seen
+the paper, with the first time it did).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, stored naive-UTC on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; use UTC-aware ones")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("arxiv_id", String(64), unique=True),
+    Column("doi", String(300), index=True),
+    Column("title_key", String(500), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", Json, nullable=False),
+    Column("categories", Json, nullable=False),
+    Column("primary_category", String(64), index=True),
+    Column("published", UTCDateTime, index=True),
+    Column("updated", UTCDateTime),
+    Column("version", Integer, nullable=False, default=0),
+    Column("versions", Json, nullable=False),
+    Column("journal_ref", Text),
+    Column("comments", Text),
+    Column("license", Text),
+    Column("links", Json, nullable=False),
+    Column("extras", Json, nullable=False),
+    Column("field_sources", Json, nullable=False),
+    Column("sources", Json, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_changed", UTCDateTime, nullable=False, index=True),
+)
+
+# When a paper first known by its title (or DOI) later gets an arXiv id, its id changes to the
+# better one; the old id stays resolvable here so links and references never break.
+paper_aliases = Table(
+    "paper_aliases",
+    metadata,
+    Column("alias", String(300), primary_key=True),
+    Column("paper_id", String(300), nullable=False, index=True),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(300), primary_key=True),
+    Column("model", String(300), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Resumable work: OAI-PMH resumption tokens and last harvested dates, file ingest checkpoints.
+harvest_state = Table(
+    "harvest_state",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

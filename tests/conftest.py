@@ -1,0 +1,92 @@
+"""Shared test fixtures: the recorded source files, and real databases (SQLite and PostgreSQL).
+
+PostgreSQL comes from `PAPERBOY_TEST_POSTGRES_URL` when set, else the `pgserver` package starts a
+real PostgreSQL 16 for the session; each test gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from paperboy.service import Paperboy
+from paperboy.settings import Settings
+
+
+def _shared() -> Path:
+    """The project's shared folder (fixtures, corpus, eval), beside the checkout by default."""
+    candidates = [os.environ.get("PAPERBOY_SHARED_DIR"),
+                  Path(__file__).resolve().parents[2] / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "fixtures").is_dir():
+            return Path(candidate)
+    raise pytest.UsageError("the shared fixtures folder was not found: set PAPERBOY_SHARED_DIR "
+                            "to the folder that holds fixtures/, corpus/ and eval/")
+
+
+SHARED = _shared()
+FIXTURES = SHARED / "fixtures"
+LISTING = SHARED / "corpus" / "listing_kernel_search.txt"
+
+# The fixture files that together hold 278 distinct papers.
+PAPER_FIXTURES = [
+    FIXTURES / name for name in (
+        "arxiv_api_query.xml", "arxiv_api_query_legacy.xml", "arxiv_oai_listrecords.xml",
+        "arxiv_oai_listrecords_arXiv_prefix.xml", "arxiv_kaggle_snapshot.jsonl",
+        "hf_daily_papers.json", "arxiv_rss.xml", "s2_paper_batch.json", "s2_paper_search.json",
+    )
+] + [LISTING]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("PAPERBOY_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    try:
+        import pgserver
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("PostgreSQL tests need the pgserver package (pip install -e '.[test]')")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    import psycopg
+
+    server = make_url(request.getfixturevalue("postgres_server"))
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(home: Path, database_url: str = "", **overrides: object) -> Settings:
+    """Settings that touch nothing outside the test: no environment, no real services."""
+    return Settings.load(env={}, home=home, database_url=database_url, arxiv_interval_s=0.0,
+                         **overrides)
+
+
+@pytest.fixture
+def service(tmp_path: Path, database_url: str) -> Iterator[Paperboy]:
+    paperboy = Paperboy(make_settings(tmp_path / "home", database_url))
+    yield paperboy
+    paperboy.close()

@@ -1,0 +1,113 @@
+"""The store on both databases: schema from migrations, merging sources into one paper."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from conftest import FIXTURES, LISTING, PAPER_FIXTURES
+
+from paperboy.models import Links, PaperRecord, Version
+from paperboy.service import Paperboy
+from paperboy.store.tables import metadata
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_migrated_schema_matches_the_tables_the_code_uses(service: Paperboy) -> None:
+    with service.store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_every_fixture_together_gives_278_papers_and_again_adds_none(service: Paperboy) -> None:
+    first = service.ingest([str(p) for p in PAPER_FIXTURES])
+    assert [s.failed for s in first] == [0] * len(PAPER_FIXTURES)
+    assert sum(s.added for s in first) == 278
+    assert service.stats() == {"papers": 278, "embedded": 0}
+
+    again = service.ingest([str(p) for p in PAPER_FIXTURES])
+    assert sum(s.added for s in again) == 0
+    assert sum(s.updated for s in again) == 0
+    assert sum(s.unchanged for s in again) == 278
+    assert service.stats()["papers"] == 278
+
+
+def _write(service: Paperboy, *records: PaperRecord) -> list[str]:
+    with service.store.transaction() as conn:
+        return service.store.write(conn, list(records), NOW)
+
+
+def _listing_record() -> PaperRecord:
+    return PaperRecord(
+        source="listing", position="line 3",
+        title="CondConv: Conditionally Parameterized Convolutions for Efficient Inference",
+        abstract="We propose CondConv. Code: https://github.com/tensorflow/tpu/tree/master/x",
+        links=Links(code=["https://github.com/tensorflow/tpu"]))
+
+
+def _arxiv_record(version: int, abstract: str = "The arXiv abstract.") -> PaperRecord:
+    return PaperRecord(
+        source="arxiv_api", position="entry 1", arxiv_id="1904.04971",
+        title="CondConv: Conditionally Parameterized Convolutions for Efficient Inference",
+        abstract=abstract, authors=["Brandon Yang", "Gabriel Bender"],
+        categories=["cs.LG", "cs.CV"], versions=[Version(f"v{version}", NOW)],
+        updated=NOW, published=datetime(2019, 4, 10, tzinfo=UTC))
+
+
+def test_a_listing_paper_merges_with_arxiv_and_takes_its_id(service: Paperboy) -> None:
+    assert _write(service, _listing_record()) == ["added"]
+    old_id = service.papers()[0]["id"]
+    assert old_id.startswith("t-")
+
+    assert _write(service, _arxiv_record(2)) == ["updated"]
+    paper = service.paper("1904.04971")
+    assert paper is not None and service.stats()["papers"] == 1
+    assert paper["abstract"] == "The arXiv abstract."
+    assert paper["authors"] == ["Brandon Yang", "Gabriel Bender"]
+    assert paper["links"]["code"] == ["https://github.com/tensorflow/tpu"]
+    assert set(paper["sources"]) == {"listing", "arxiv_api"}
+    assert paper["field_sources"]["abstract"]["source"] == "arxiv_api"
+    # the id it had before still leads to it, and so does a versioned arXiv id
+    assert service.paper(old_id)["id"] == "1904.04971"
+    assert service.paper("1904.04971v2")["id"] == "1904.04971"
+    # the poorer source coming again changes nothing
+    assert _write(service, _listing_record()) == ["unchanged"]
+
+
+def test_newer_version_updates_and_older_or_empty_never_overwrite(service: Paperboy) -> None:
+    _write(service, _arxiv_record(1, "Version one."))
+    assert _write(service, _arxiv_record(2, "Version two.")) == ["updated"]
+    assert _write(service, _arxiv_record(1, "Version one.")) == ["unchanged"]
+    assert _write(service, _arxiv_record(3, "")) == ["updated"]  # a newer version, no abstract
+    paper = service.paper("1904.04971")
+    assert paper["abstract"] == "Version two."
+    assert paper["version"] == 3
+    assert [v["label"] for v in paper["versions"]] == ["v1", "v2", "v3"]
+
+
+def test_merge_does_not_depend_on_ingest_order(tmp_path, database_url) -> None:
+    from conftest import make_settings
+
+    files = [str(FIXTURES / "arxiv_kaggle_snapshot.jsonl"), str(LISTING),
+             str(FIXTURES / "hf_daily_papers.json"), str(FIXTURES / "arxiv_api_query.xml")]
+    forward = Paperboy(make_settings(tmp_path / "a"))
+    backward = Paperboy(make_settings(tmp_path / "b", database_url))
+    forward.ingest(files)
+    backward.ingest(files[::-1])
+    strip = {"first_seen", "last_changed", "field_sources", "sources"}
+
+    def content(service: Paperboy) -> list[dict]:
+        return [{k: v for k, v in p.items() if k not in strip} for p in service.papers()]
+
+    assert content(forward) == content(backward)
+    forward.close()
+    backward.close()
+
+
+def test_same_title_with_different_arxiv_ids_stays_two_papers(service: Paperboy) -> None:
+    one = PaperRecord(source="kaggle", position="line 1", title="Introduction", arxiv_id="1")
+    two = PaperRecord(source="kaggle", position="line 2", title="Introduction", arxiv_id="2")
+    assert _write(service, one, two) == ["added", "added"]
+    assert service.stats()["papers"] == 2
