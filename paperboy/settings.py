@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_timeout_s", 30.0, "Timeout of one HTTP request to a source."),
     Setting("http_retries", 4, "Retries of a request that failed with 5xx, 429 or a dropped "
             "connection."),
+    Setting("http_backoff_s", 1.0, "First wait before retrying a failed request; doubles each "
+            "retry (a server's Retry-After wins)."),
     Setting("arxiv_interval_s", 3.0, "Seconds between two requests to arXiv (its terms ask 3)."),
     Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API endpoint."),
     Setting("oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint."),
@@ -59,6 +61,7 @@ class Settings:
     ingest_batch_size: int
     http_timeout_s: float
     http_retries: int
+    http_backoff_s: float
     arxiv_interval_s: float
     arxiv_api_url: str
     oai_url: str

@@ -12,19 +12,15 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from paperboy.models import SourceError
 from paperboy.sources.http import DEFAULT_USER_AGENT, FetchError, HttpClient, parse_retry_after
 from tests.httpserver import LocalServer, Reply
 
-_FIXTURE_DIRS = (Path(__file__).parent / "fixtures", Path("/work/shared/fixtures"))
-
 
 def fixture(name: str) -> Path:
-    for directory in _FIXTURE_DIRS:
-        if (directory / name).is_file():
-            return directory / name
-    pytest.skip(f"fixture {name} not found in {', '.join(map(str, _FIXTURE_DIRS))}")
+    return FIXTURES / name
 
 
 class FakeTime:

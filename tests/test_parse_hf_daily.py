@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SHARED
 
 from paperboy.models import PaperRecord, RecordError, SourceError
 from paperboy.sources import hf_daily
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 DAILY = SHARED / "fixtures" / "hf_daily_papers.json"
 
 IDS = [

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from paperboy.models import PaperRecord, RecordError
 from paperboy.sources import kaggle
 from paperboy.sources._text import parse_date
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 SNAPSHOT = SHARED / "fixtures" / "arxiv_kaggle_snapshot.jsonl"
 CORPUS = SHARED / "corpus" / "arxiv_33k.jsonl.gz"
 
@@ -181,7 +181,7 @@ def test_truncated_line_is_reported_and_the_rest_still_parsed() -> None:
     [
         (b"[1, 2]", "expected a JSON object, got list"),
         (b'"0704.0001"', "expected a JSON object, got str"),
-        (b"null", "expected a JSON object, got NoneType"),
+        (b"null", "expected a JSON object, got null"),
         (b'{"title": "No id"}', "missing id"),
         (b'{"id": "", "title": "Empty id"}', "missing id"),
         (b'{"id": 704.001, "title": "Spreadsheet id"}', "id is not a string: 704.001"),

@@ -4,14 +4,12 @@ broken and hostile XML."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from paperboy.models import PaperRecord, RecordError, SourceError, Version
 from paperboy.sources import oai
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 def fixture(name: str) -> bytes:

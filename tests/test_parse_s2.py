@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from paperboy.models import PaperRecord, RecordError, SourceError
 from paperboy.sources import s2
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 BATCH = SHARED / "fixtures" / "s2_paper_batch.json"
 SEARCH = SHARED / "fixtures" / "s2_paper_search.json"
 TITLE_ONLY = SHARED / "fixtures" / "s2_paper_get_title_only.json"

@@ -59,6 +59,7 @@ class RemoteSource:
         polite = self.kind in ("arxiv", "oai", "rss")
         client = HttpClient(
             timeout_s=self.settings.http_timeout_s, retries=self.settings.http_retries,
+            backoff_s=self.settings.http_backoff_s,
             min_interval_s=self.settings.arxiv_interval_s if polite else 0.0,
             on_wait=lambda seconds, why: progress.note(f"waiting {seconds:.0f} s: {why}"))
         try:
@@ -77,7 +78,7 @@ class RemoteSource:
         limit = self.settings.fetch_limit
         progress.start(f"arXiv API {query}", total=limit, unit="papers")
         start = 0
-        while start < limit:
+        while True:
             params = {"search_query": query, "start": start,
                       "max_results": min(_API_PAGE, limit - start),
                       "sortBy": "submittedDate", "sortOrder": "descending"}
@@ -93,7 +94,8 @@ class RemoteSource:
             newest = max([newest or "", *dates]) or None
             start += len(page.records)
             caught_up = previous is not None and bool(dates) and max(dates) <= previous
-            last = not page.records or start >= page.total_results or caught_up
+            last = (not page.records or start >= min(page.total_results, limit)
+                    or caught_up)
             state = [(key, {"newest": newest})] if last else []
             yield Chunk(page.records, state=state, done=start)
             if last:
@@ -126,6 +128,10 @@ class RemoteSource:
                     restarted = True
                     continue
                 raise
+            if page.resumption_token and page.resumption_token == state.get("token"):
+                raise SourceError(f"{self.spec}: the server sent back the resumption token it "
+                                  f"was given ({page.resumption_token!r}); stopping to avoid "
+                                  "a loop", code="oai_loop")
             seen = max(filter(None, [state.get("seen_max"), _day(page.max_datestamp)]),
                        default=None)
             state = {**state, "token": page.resumption_token, "seen_max": seen}
@@ -185,7 +191,9 @@ class RemoteSource:
                 "limit": min(100, limit - offset)})
             page = s2.parse_search(response.content)
             yield Chunk(page.records, done=offset + len(page.records))
-            offset = page.next if page.records else None
+            # `next` must move forward; a server repeating itself must not loop us forever.
+            moved = page.next is not None and page.next > offset and bool(page.records)
+            offset = page.next if moved else None
 
 
 def _day(value: date | str | None) -> str | None:

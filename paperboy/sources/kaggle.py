@@ -61,7 +61,7 @@ def parse_lines(
             yield RecordError(NAME, position, f"invalid JSON ({exc.msg} at column {exc.colno})")
             continue
         if not isinstance(obj, dict):
-            yield RecordError(NAME, position, f"expected a JSON object, got {type(obj).__name__}")
+            yield RecordError(NAME, position, f"expected a JSON object, got {_kind(obj)}")
             continue
         yield record_from_json(obj, position)
 
@@ -138,6 +138,10 @@ def record_from_json(obj: dict[str, Any], position: str) -> PaperRecord | Record
         links=links,
         extras={NAME: kaggle},
     )
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def _str(value: Any) -> str | None:
