@@ -28,11 +28,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("home", "~/.paperboy", "Data folder: the SQLite store, indexes and harvest state."),
     Setting("database_url", "", "SQLAlchemy URL of the store; empty means SQLite in the home. "
             "A postgresql:// URL uses PostgreSQL."),
-    Setting("smtp_url", "", "SMTP server for digests (smtp:// or smtps://, user:password@host)."),
-    Setting("base_url", "http://127.0.0.1:8000", "Public URL of the web app, for absolute links."),
-    Setting("secret_key", "", "Key that signs sessions and email links. Environment only."),
-    Setting("embedding_model", "all-MiniLM-L6-v2", "sentence-transformers model name or path."),
-    Setting("milvus_uri", "", "Milvus URI; when set, search runs on Milvus."),
     Setting("ingest_batch_size", 1000, "Records written per transaction while ingesting."),
     Setting("http_timeout_s", 30.0, "Timeout of one HTTP request to a source."),
     Setting("http_retries", 4, "Retries of a request that failed with 5xx, 429 or a dropped "
@@ -49,15 +44,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_limit", 1000, "Most papers one remote search source fetches per ingest."),
 )
 
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     home: Path
     database_url: str
-    smtp_url: str
-    base_url: str
-    secret_key: str
-    embedding_model: str
-    milvus_uri: str
     ingest_batch_size: int
     http_timeout_s: float
     http_retries: int

@@ -6,10 +6,13 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
-_SPACE = re.compile(r"\s+")
-_NEW_ID = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(v\d+)?(?![\d])")
-_OLD_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(v\d+)?(?!\d)")
+_SUFFIX = re.compile(r"(Jr|Sr|II|III|IV)\.?", re.I)
+# New-style ids (2202.12139v1), also inside arXiv's own DOIs (10.48550/arXiv.2202.12139).
+_NEW_ID = re.compile(r"(?:(?<=arxiv\.)|(?<=arXiv\.)|(?<![\w.]))(\d{4}\.\d{4,5})(v\d+)?(?!\d)")
+# Old-style ids (hep-th/9901001); a subject class (math.AG/0601001) is not part of the id.
+_OLD_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*)(?:\.[A-Z]{2})?/(\d{7})(v\d+)?(?!\d)")
 _URL = re.compile(r"https?://[^\s<>\"'\]\[{}|\\^`]+", re.I)
 _CODE_HOST = re.compile(
     r"https?://(?:www\.)?(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/"
@@ -26,8 +29,19 @@ _ACCENT = re.compile(r"""\\([`'"^~=.]|[cvuHk](?=[{\s]))\s*\{?\\?([A-Za-z])\}?"""
 
 
 def clean(text: str | None) -> str:
-    """Collapse runs of whitespace (hard-wrapped arXiv abstracts) and trim."""
-    return _SPACE.sub(" ", text or "").strip()
+    """Collapse runs of whitespace (hard-wrapped arXiv abstracts), trim, and repair mojibake."""
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return _repair_mojibake(text) if ("Ã" in text or "Â" in text) else text
+
+
+def _repair_mojibake(text: str) -> str:
+    """UTF-8 that was decoded as Latin-1 once ("RamÃ­rez"), decoded right ("Ramírez")."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not mojibake after all: a real "Ã" among other non-Latin-1 text
+        return text
 
 
 def delatex_accents(text: str) -> str:
@@ -39,10 +53,14 @@ def delatex_accents(text: str) -> str:
     return _ACCENT.sub(repl, text)
 
 
+@lru_cache(maxsize=16384)  # the store asks for the same titles' keys several times a batch
 def title_key(title: str) -> str:
     """The key two sources' titles are matched on: case, accents, LaTeX and punctuation removed."""
-    text = unicodedata.normalize("NFKD", delatex_accents(title))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = delatex_accents(title)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.casefold()
     text = re.sub(r"\\[a-z]+|[{}$]", " ", text)
     return " ".join(re.findall(r"[^\W_]+", text))
 
@@ -51,18 +69,19 @@ def parse_arxiv_id(text: str | None) -> tuple[str, str | None] | None:
     """Find an arXiv id in an id, URL or OAI identifier: (id without version, ``vN`` or None)."""
     if not text:
         return None
-    m = _NEW_ID.search(text) or _OLD_ID.search(text)
-    if not m:
-        return None
-    return m.group(1), m.group(2)
+    if m := _NEW_ID.search(text):
+        return m.group(1), m.group(2)
+    if m := _OLD_ID.search(text):
+        return f"{m.group(1)}/{m.group(2)}", m.group(3)
+    return None
 
 
 def normalize_doi(text: str | None) -> str | None:
     """A DOI in its canonical lower-case form without resolver prefix; the first of several."""
     if not text:
         return None
-    first = text.strip().split()[0] if text.strip() else ""
-    first = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", first, flags=re.I)
+    first = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", text.strip(), flags=re.I)
+    first = first.split()[0] if first else ""
     return first.lower() if first.startswith("10.") else None
 
 
@@ -87,11 +106,30 @@ def parse_date(text: str | None) -> datetime | None:
 
 
 def split_authors(text: str | None) -> list[str]:
-    """Split an arXiv author string ("A. B, C. D, and E. F") into names, in order."""
+    """Split an arXiv author string ("A. B, C. D, and E. F") into names, in order.
+
+    Affiliations in parentheses, nested ones included ("A (1), B (2) ((1) MIT, (2) CERN)"),
+    are dropped; "Jr."-style suffixes stay with their name; "et al" is not an author.
+    """
     text = clean(delatex_accents(text or ""))
-    text = re.sub(r"\([^)]*\)", "", text)  # affiliations in parentheses
-    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text)
-    return [clean(p) for p in parts if clean(p)]
+    depth, kept = 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            kept.append(char)
+    names: list[str] = []
+    for part in re.split(r",\s*(?:and\s+)?|\s+and\s+|;", "".join(kept)):
+        name = clean(part)
+        if not name or re.fullmatch(r"et\.? al\.?", name, re.I):
+            continue
+        if names and _SUFFIX.fullmatch(name):
+            names[-1] = f"{names[-1]}, {name}"
+        else:
+            names.append(name)
+    return names
 
 
 def code_links(*texts: str | None) -> list[str]:

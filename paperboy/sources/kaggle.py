@@ -19,6 +19,7 @@ from typing import Any
 from paperboy.models import Links, PaperRecord, RecordError, Version
 from paperboy.sources._text import (
     arxiv_links,
+    clean,
     code_links,
     delatex_accents,
     normalize_doi,
@@ -149,12 +150,8 @@ def _str(value: Any) -> str | None:
 
 
 def _squash(value: Any) -> str:
-    """`clean` for a JSON value that may be null or not a string.
-
-    Same result as `clean` (``str.split`` and ``\\s`` agree on what whitespace is), but about
-    three times faster on abstract-sized text, which matters at millions of lines.
-    """
-    return " ".join(value.split()) if isinstance(value, str) else ""
+    """`clean` for a JSON value that may be null or not a string."""
+    return clean(value) if isinstance(value, str) else ""
 
 
 def _authors(parsed: Any, raw: Any) -> list[str]:

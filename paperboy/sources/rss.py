@@ -24,7 +24,7 @@ from paperboy.sources._text import (
     project_link,
     split_authors,
 )
-from paperboy.sources.arxiv_api import (
+from paperboy.sources._xml import (
     MalformedXml,
     child_text,
     element_text,
