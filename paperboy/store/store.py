@@ -69,9 +69,10 @@ class Store:
             return dict(row._mapping) if row else None
 
     def papers(self, *, limit: int | None = None) -> list[dict[str, Any]]:
-        """Papers, newest first (undated last), then by id."""
+        """Papers, newest first (undated last, by title)."""
         query = select(_papers).order_by(
-            _papers.c.published.is_(None), _papers.c.published.desc(), _papers.c.id).limit(limit)
+            _papers.c.published.is_(None), _papers.c.published.desc(), _papers.c.title,
+            _papers.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
