@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +13,11 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from paperboy.console import RichProgress, err, out, summary_table
+from paperboy.console import RichProgress, err, hits_table, out, summary_table
+from paperboy.embed import EmbedderUnavailable
+from paperboy.index.hybrid import MODES, PaperNotFound
 from paperboy.ingest.runner import StrictStop
+from paperboy.models import Filters
 from paperboy.service import Paperboy, demo_corpus
 from paperboy.settings import Settings
 from paperboy.store.db import StoreURLError
@@ -33,7 +37,7 @@ def main(
         settings = Settings.load(home=home)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    ctx.obj = Paperboy(settings)
+    ctx.obj = Paperboy(settings, progress=RichProgress())
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -67,16 +71,14 @@ def ingest_command(
 ) -> None:
     """Collect papers from files and services into the store; idempotent and resumable."""
     service = _service(ctx)
-    progress = RichProgress()
     try:
-        summaries = service.ingest(sources, progress=progress, strict=strict,
+        summaries = service.ingest(sources, strict=strict,
                                    since=since.date() if since else None,
                                    until=until.date() if until else None)
     except StrictStop as stop:
-        progress.finish()
+        service.progress.finish()
         err.print(f"[red]{stop}")
         raise typer.Exit(1) from None
-    progress.finish()
     if as_json:
         out.print_json(json.dumps([s.as_dict() for s in summaries]))
     else:
@@ -105,6 +107,104 @@ def stats(
         out.print(f"{name}: {value:,}")
 
 
+def _filters(since: datetime | None, until: datetime | None, category: str | None,
+             has_code: bool | None) -> Filters:
+    return Filters(date_from=since.date() if since else None,
+                   date_to=until.date() if until else None, category=category, has_code=has_code)
+
+
+FromOption = Annotated[datetime | None, typer.Option(
+    "--from", formats=["%Y-%m-%d"], help="Only papers first published on or after this day.")]
+ToOption = Annotated[datetime | None, typer.Option(
+    "--to", formats=["%Y-%m-%d"], help="Only papers first published on or before this day.")]
+CategoryOption = Annotated[str | None, typer.Option(help="Only papers in this category.")]
+CodeOption = Annotated[bool | None, typer.Option(
+    "--has-code/--no-code", help="Only papers with (or without) a code link.", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="How many results.")]
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(
+        help="Words, a \"quoted phrase\", an arXiv id or URL, or a DOI. '-' reads one query "
+             "per line from stdin and prints one result line per query.")],
+    limit: LimitOption = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many results.")] = 0,
+    mode: Annotated[str, typer.Option(
+        help="hybrid (words and meaning), lexical (words) or semantic (meaning).")] = "hybrid",
+    since: FromOption = None, until: ToOption = None, category: CategoryOption = None,
+    has_code: CodeOption = None, as_json: JsonOption = False,
+) -> None:
+    """Search papers by words and by meaning; each hit says why it was found."""
+    if mode not in MODES:
+        raise typer.BadParameter(f"use one of {', '.join(MODES)}", param_hint="--mode")
+    service = _service(ctx)
+    filters = _filters(since, until, category, has_code)
+    queries = (line.rstrip("\n") for line in sys.stdin) if query == "-" else iter([query])
+    for text in queries:
+        result = service.search(text, limit=limit, offset=offset, mode=mode,  # type: ignore[arg-type]
+                                filters=filters)
+        for notice in result.notices:
+            err.print(f"[yellow]{notice}", highlight=False)
+        if as_json:
+            print(json.dumps([hit.as_dict() for hit in result.hits], ensure_ascii=False),
+                  flush=True)
+        else:
+            out.print(hits_table(result))
+
+
+@app.command()
+def similar(
+    ctx: typer.Context,
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="A paper's id (or arXiv id).")],
+    limit: LimitOption = 20,
+    since: FromOption = None, until: ToOption = None, category: CategoryOption = None,
+    has_code: CodeOption = None, as_json: JsonOption = False,
+) -> None:
+    """Papers similar to a stored paper, by its vector (no model call), else by shared words."""
+    try:
+        result = _service(ctx).similar(paper_id, limit=limit,
+                                       filters=_filters(since, until, category, has_code))
+    except PaperNotFound as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    for notice in result.notices:
+        err.print(f"[yellow]{notice}", highlight=False)
+    if as_json:
+        print(json.dumps([hit.as_dict() for hit in result.hits], ensure_ascii=False))
+    else:
+        out.print(hits_table(result))
+
+
+@app.command()
+def embed(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(min=1, help="Embed at most this many.")] = None,
+) -> None:
+    """Compute the vectors papers are missing; safe to interrupt and run again."""
+    service = _service(ctx)
+    try:
+        summary = service.embed(limit=limit)
+    except EmbedderUnavailable as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    if summary.dropped:
+        out.print(f"Deleted {summary.dropped:,} vectors of another model.")
+    out.print(f"Embedded {summary.embedded:,} papers with {summary.model} in "
+              f"{summary.seconds:.1f} s ({summary.papers_per_s:.1f} papers/s); "
+              f"{summary.remaining:,} still without a vector.")
+
+
+@app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the word and vector indexes from the store."""
+    counts = _service(ctx).reindex()
+    out.print(f"Indexed {counts['lexical']:,} papers by words and {counts['vectors']:,} "
+              "by vector.")
+
+
 @app.command()
 def demo(
     ctx: typer.Context,
@@ -114,9 +214,9 @@ def demo(
     service: Paperboy = ctx.obj
     if ctx.parent is None or ctx.parent.params.get("home") is None:
         home = Path(tempfile.mkdtemp(prefix="paperboy-demo-"))
-        service = Paperboy(Settings.load(home=home, database_url=""))
+        service = Paperboy(Settings.load(home=home, database_url=""), progress=RichProgress())
         ctx.call_on_close(service.close)
-    summaries = service.ingest([str(demo_corpus())], progress=RichProgress())
+    summaries = service.ingest([str(demo_corpus())])
     counts = service.stats()
     table = Table(title=f"Paperboy demo: {counts['papers']} papers "
                         f"(home: {service.settings.home})", show_lines=False)

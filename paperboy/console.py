@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from paperboy.index.hybrid import SearchResult
 from paperboy.ingest.remote import is_remote
 from paperboy.ingest.runner import SourceSummary
 
@@ -92,3 +93,20 @@ def summary_table(summaries: list[SourceSummary]) -> Table:
 def _short(source: str) -> str:
     """A file source by its name (the full path is in --json); remote sources as given."""
     return Path(source).name if not is_remote(source) else source
+
+
+def hits_table(result: SearchResult) -> Table:
+    table = Table(title=f"{len(result.hits)} results for {result.query!r} ({result.mode})")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("paper")
+    table.add_column("why", style="dim")
+    for n, hit in enumerate(result.hits, start=1):
+        why = []
+        if hit.match:
+            why.append(f"{hit.match} match")
+        if hit.lexical_rank:
+            why.append(f"words #{hit.lexical_rank}: {', '.join(hit.matched_terms) or '-'}")
+        if hit.semantic_rank:
+            why.append(f"meaning #{hit.semantic_rank} (cos {hit.similarity:.2f})")
+        table.add_row(str(n), f"[bold]{hit.title}[/]\n[dim]{hit.id}", "\n".join(why))
+    return table

@@ -8,7 +8,7 @@ papers; nothing here touches I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -85,3 +85,18 @@ class SourceError(Exception):
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Search filters; each retriever applies them itself, before it cuts its list to a limit."""
+
+    date_from: date | None = None  # first-published on or after (UTC day)
+    date_to: date | None = None  # first-published on or before (UTC day)
+    category: str | None = None  # any of the paper's categories, e.g. "cs.LG"
+    has_code: bool | None = None  # True: only papers with a code link; False: only without
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.date_from, self.date_to, self.category,
+                                           self.has_code))

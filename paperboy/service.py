@@ -1,18 +1,27 @@
-"""The composition root: one `Paperboy` object wires settings, store and sources.
+"""The composition root: one `Paperboy` object wires settings, store, indexes and the embedder.
 
 The command line, the web app and scheduled jobs all call this object; none of them opens a
-database or a source by itself.
+database, an index or a model by itself. Everything is opened on first use, so a command that
+only counts papers never loads the model.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from paperboy.embed import Embedder, EmbedderUnavailable
+from paperboy.embed.job import EmbedSummary, embed_missing
+from paperboy.index.hybrid import Mode, Searcher, SearchResult
+from paperboy.index.lexical import LexicalIndex
+from paperboy.index.sync import sync_lexical, sync_vectors
+from paperboy.index.vectors import HnswIndex, VectorIndex
 from paperboy.ingest.runner import SourceSummary, ingest
+from paperboy.models import Filters
 from paperboy.progress import Progress, Silent
 from paperboy.settings import Settings
 from paperboy.store import Store
@@ -24,8 +33,15 @@ def demo_corpus() -> Path:
 
 
 class Paperboy:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 progress: Progress | None = None) -> None:
+        """`embedder` replaces the configured model (tests pass a small deterministic one)."""
         self.settings = settings
+        self.progress = progress or Silent()
+        self._embedder = embedder
+        self._embedder_error: EmbedderUnavailable | None = None
+        self._vectors: VectorIndex | None = None
+        self._papers: int | None = None  # cached count, reset by ingest
 
     @cached_property
     def store(self) -> Store:
@@ -33,21 +49,117 @@ class Paperboy:
             self.settings.home.mkdir(parents=True, exist_ok=True)
         return Store.open(self.settings.store_url)
 
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.home / "index"
+
+    @cached_property
+    def lexical(self) -> LexicalIndex:
+        index = LexicalIndex.open(self.index_dir / "lexical")
+        sync_lexical(self.store, index, self.progress)
+        return index
+
+    @property
+    def model_name(self) -> str:
+        return self._embedder.name if self._embedder else self.settings.embedding_model
+
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded once; raises EmbedderUnavailable (once, then remembered)."""
+        if self._embedder is None:
+            if self._embedder_error is not None:
+                raise self._embedder_error
+            from paperboy.embed.sentence import SentenceTransformerEmbedder
+
+            try:
+                self._embedder = SentenceTransformerEmbedder(
+                    self.settings.embedding_model, device=self.settings.embedding_device or None)
+            except EmbedderUnavailable as error:
+                self._embedder_error = error
+                raise
+        return self._embedder
+
+    def vectors(self, *, dim: int | None = None) -> VectorIndex | None:
+        """The vector index for the configured model; None while no vector exists for it."""
+        if self._vectors is None:
+            dim = dim or self.store.embeddings.dim(self.model_name)
+            if dim is None:
+                return None
+            index = HnswIndex.open(self.index_dir / "vectors", model=self.model_name, dim=dim)
+            if len(index) != self.store.embeddings.count(self.model_name):
+                sync_vectors(self.store, index, self.progress)
+            self._vectors = index
+        return self._vectors
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.store, self.lexical, self.vectors, self.embedder,
+                        paper_count=self._paper_count)
+
+    def _paper_count(self) -> int:
+        if self._papers is None:
+            self._papers = self.store.counts()["papers"]
+        return self._papers
+
     def close(self) -> None:
+        if self._vectors is not None:
+            self._vectors.close()
+        if "lexical" in self.__dict__:
+            self.lexical.close()
         if "store" in self.__dict__:
             self.store.close()
 
-    def ingest(self, sources: list[str], *, progress: Progress | None = None,
-               strict: bool = False, since: date | None = None,
+    # -- collecting -------------------------------------------------------------------------
+
+    def ingest(self, sources: list[str], *, strict: bool = False, since: date | None = None,
                until: date | None = None) -> list[SourceSummary]:
-        return ingest(self.store, sources, settings=self.settings,
-                      progress=progress or Silent(), strict=strict, since=since, until=until)
+        """Ingest sources, then make the new papers searchable by words at once."""
+        summaries = ingest(self.store, sources, settings=self.settings, progress=self.progress,
+                           strict=strict, since=since, until=until)
+        self._papers = None
+        if "lexical" in self.__dict__:
+            sync_lexical(self.store, self.lexical, self.progress, vectors=self._vectors)
+        else:
+            self.lexical  # noqa: B018 - opening the index brings it up to date
+        return summaries
+
+    def embed(self, *, limit: int | None = None) -> EmbedSummary:
+        embedder = self.embedder()
+        index = self.vectors(dim=embedder.dim)
+        assert index is not None
+        return embed_missing(self.store, index, embedder, progress=self.progress, limit=limit,
+                             batch_size=self.settings.embed_batch_size)
+
+    def reindex(self) -> dict[str, int]:
+        """Rebuild every derived index from the store."""
+        self.__dict__.pop("searcher", None)
+        if "lexical" in self.__dict__:
+            self.__dict__.pop("lexical").close()
+        if self._vectors is not None:
+            self._vectors.close()
+            self._vectors = None
+        shutil.rmtree(self.index_dir, ignore_errors=True)
+        lexical = self.lexical.count()
+        index = self.vectors()
+        return {"lexical": lexical, "vectors": len(index) if index is not None else 0}
+
+    # -- reading ----------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        return self.store.counts()
+        counts = self.store.counts()
+        counts["embedded"] = self.store.embeddings.count(self.model_name)
+        return counts
 
     def paper(self, paper_id: str) -> dict[str, Any] | None:
         return self.store.paper(paper_id)
 
     def papers(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         return self.store.papers(limit=limit)
+
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
+               filters: Filters | None = None) -> SearchResult:
+        return self.searcher.search(query, limit=limit, offset=offset, mode=mode,
+                                    filters=filters)
+
+    def similar(self, paper_id: str, *, limit: int = 20,
+                filters: Filters | None = None) -> SearchResult:
+        return self.searcher.similar(paper_id, limit=limit, filters=filters)

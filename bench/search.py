@@ -1,0 +1,199 @@
+"""Search latency and memory at scale: N generated papers, real query encoder.
+
+    python bench/search.py --papers 100000 [--queries 300] [--keep DIR]
+
+Builds a home with N papers (texts drawn from the 33k real arXiv papers in ../shared/corpus,
+each with a unique id, a category, a date and sometimes a code link), the tantivy index from the
+store, and the HNSW index from random unit vectors standing in for document embeddings. Then a
+child process (so build memory is not counted) opens what a serving process opens, including
+the real all-MiniLM-L6-v2 query encoder, and times each query: the query embedding, a bare
+tantivy query, a bare HNSW query, and Paperboy's lexical, semantic and hybrid search. Prints one
+JSON object with p50/p95/p99 in milliseconds, build times and the serving process' peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from paperboy.index.hybrid import Searcher  # noqa: E402
+from paperboy.index.lexical import LexicalIndex  # noqa: E402
+from paperboy.index.sync import sync_lexical  # noqa: E402
+from paperboy.index.vectors import HnswIndex  # noqa: E402
+from paperboy.models import Links, PaperRecord, Version  # noqa: E402
+from paperboy.progress import Silent  # noqa: E402
+from paperboy.store import Store  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "arxiv_33k.jsonl.gz"
+QRELS = ROOT.parent / "shared" / "eval" / "dev_qrels.json"
+MODEL = "all-MiniLM-L6-v2"
+DIM = 384
+CATEGORIES = ["cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.IR", "cs.NE", "math.OC"]
+DEPTH = 100  # candidates each retriever returns inside hybrid search
+
+
+def records(papers: int, seed: int = 7):  # type: ignore[no-untyped-def]
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        base = [json.loads(line) for line in f]
+    rng = random.Random(seed)
+    start = datetime(2018, 1, 1, tzinfo=UTC)
+    for n in range(papers):
+        row = base[n % len(base)]
+        round_ = n // len(base)
+        title = row["title"] if not round_ else f"{row['title']} (part {round_ + 1})"
+        arxiv_id = f"{1801 + n // 99999:04d}.{n % 99999:05d}"
+        day = start + timedelta(days=rng.randrange(3000))
+        yield PaperRecord(
+            source="kaggle", position=f"paper {n}", title=title, arxiv_id=arxiv_id,
+            abstract=row.get("abstract") or "", authors=[a.strip() for a in (
+                row.get("authors") or "").split(",")[:6] if a.strip()],
+            categories=[rng.choice(CATEGORIES)], published=day, updated=day,
+            versions=[Version("v1", day)],
+            links=Links(code=[f"https://github.com/x/{arxiv_id}"] if rng.random() < 0.2 else []))
+
+
+def build(home: Path, papers: int) -> dict[str, float]:
+    store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
+    started = time.perf_counter()
+    batch: list[PaperRecord] = []
+    now = datetime.now(UTC)
+    for record in records(papers):
+        batch.append(record)
+        if len(batch) == 2000:
+            with store.transaction() as conn:
+                store.write(conn, batch, now)
+            batch = []
+    if batch:
+        with store.transaction() as conn:
+            store.write(conn, batch, now)
+    store_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    lexical = LexicalIndex.open(home / "index" / "lexical")
+    sync_lexical(store, lexical, Silent())
+    lexical.close()
+    lexical_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    vectors = HnswIndex.open(home / "index" / "vectors", model=MODEL, dim=DIM)
+    rng = np.random.default_rng(7)
+    ids = [r["id"] for batch in store.changed_since(None, batch=20_000) for r in batch]
+    for first in range(0, len(ids), 20_000):
+        chunk = rng.standard_normal((len(ids[first:first + 20_000]), DIM), dtype=np.float32)
+        chunk /= np.linalg.norm(chunk, axis=1, keepdims=True)
+        vectors.add(ids[first:first + 20_000], chunk)
+    vectors.save()
+    vectors.close()
+    vector_s = time.perf_counter() - started
+    store.close()
+    return {"store_s": round(store_s, 1), "lexical_build_s": round(lexical_s, 1),
+            "vector_build_s": round(vector_s, 1),
+            "index_build_s": round(lexical_s + vector_s, 1)}
+
+
+def queries(count: int) -> list[str]:
+    found = [q["query"] for q in json.loads(QRELS.read_text())]
+    rng = random.Random(11)
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        titles = [json.loads(line)["title"] for _, line in zip(range(5000), f, strict=False)]
+    while len(found) < count:
+        words = titles[rng.randrange(len(titles))].split()
+        size = rng.randint(2, 5)
+        at = rng.randrange(max(1, len(words) - size))
+        found.append(" ".join(words[at:at + size]))
+    return found[:count]
+
+
+def serve(home: Path, count: int) -> dict[str, object]:
+    from paperboy.embed.sentence import SentenceTransformerEmbedder
+    from paperboy.index.lexical import parse_user_query
+
+    store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
+    lexical = LexicalIndex.open(home / "index" / "lexical")
+    vectors = HnswIndex.open(home / "index" / "vectors", model=MODEL, dim=DIM)
+    embedder = SentenceTransformerEmbedder(MODEL)
+    papers = store.counts()["papers"]
+    searcher = Searcher(store, lexical, lambda: vectors, lambda: embedder,
+                        paper_count=lambda: papers)
+    tantivy_index = lexical._index  # the bare engine, for the raw baseline
+    raw_usearch = vectors._index
+    timings: dict[str, list[float]] = {name: [] for name in (
+        "embed", "raw_tantivy", "raw_hnsw", "lexical", "semantic", "hybrid")}
+
+    def timed(name: str, call):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        value = call()
+        timings[name].append((time.perf_counter() - started) * 1000)
+        return value
+
+    texts = queries(count)
+    for text in texts[:10]:  # warm up caches and the model
+        searcher.search(text)
+        timings = {name: [] for name in timings}
+    for text in texts:
+        vector = timed("embed", lambda t=text: embedder.embed([t])[0])
+        bare = " ".join(parse_user_query(text).terms) or "x"
+        tantivy_searcher = tantivy_index.searcher()
+        timed("raw_tantivy", lambda q=bare, s=tantivy_searcher: s.search(
+            tantivy_index.parse_query(q, ["title", "abstract"]), DEPTH))
+        timed("raw_hnsw", lambda v=vector: raw_usearch.search(v, DEPTH))
+        timed("lexical", lambda t=text: searcher.search(t, mode="lexical"))
+        timed("semantic", lambda t=text: searcher.search(t, mode="semantic"))
+        timed("hybrid", lambda t=text: searcher.search(t, mode="hybrid"))
+    result: dict[str, object] = {
+        name: {f"p{p}": round(float(np.percentile(values, p)), 2) for p in (50, 95, 99)}
+        for name, values in timings.items()}
+    raw = sum(result[n]["p50"] for n in ("embed", "raw_tantivy", "raw_hnsw"))  # type: ignore[index]
+    result["hybrid_p50_over_raw_sum"] = round(result["hybrid"]["p50"] / raw, 2)  # type: ignore[index]
+    result["queries"] = len(texts)
+    result["serve_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--keep", type=Path, help="build into (or reuse) this folder")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        print(json.dumps(serve(args.serve, args.queries)))
+        return
+    temporary = None if args.keep else tempfile.TemporaryDirectory(prefix="paperboy-search-")
+    home = args.keep or Path(temporary.name)  # type: ignore[union-attr]
+    home.mkdir(parents=True, exist_ok=True)
+    result: dict[str, object] = {"benchmark": "search", "papers": args.papers}
+    if not (home / "index" / "vectors" / "meta.json").exists():
+        result.update(build(home, args.papers))
+        result["build_peak_rss_mb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    child = subprocess.run([sys.executable, __file__, "--serve", str(home), "--queries",
+                            str(args.queries)], capture_output=True, text=True,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if child.returncode != 0:
+        raise SystemExit(child.stderr[-3000:])
+    result.update(json.loads(child.stdout.strip().splitlines()[-1]))
+    print(json.dumps(result))
+    if temporary:
+        temporary.cleanup()
+
+
+if __name__ == "__main__":
+    main()

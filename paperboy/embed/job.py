@@ -1,0 +1,69 @@
+"""`paperboy embed`: compute the vectors papers are missing, resumably.
+
+Each batch of vectors is committed to the store before it enters the vector index, and papers
+are taken in id order, so a run killed at any moment loses at most the batch in flight; the next
+run continues with the papers still missing, and the index catches up from the store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from paperboy.embed import Embedder, paper_text
+from paperboy.index.vectors import VectorIndex
+from paperboy.progress import Progress
+from paperboy.store import Store
+
+SAVE_EVERY_S = 60.0
+
+
+@dataclass
+class EmbedSummary:
+    model: str
+    embedded: int
+    remaining: int
+    dropped: int  # vectors of another model deleted before starting
+    seconds: float
+
+    @property
+    def papers_per_s(self) -> float:
+        return self.embedded / self.seconds if self.seconds else 0.0
+
+
+def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch_size: int,
+                  progress: Progress, limit: int | None = None,
+                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedSummary:
+    if index.model != embedder.name or index.dim != embedder.dim:
+        raise ValueError(f"vector index is for {index.model} ({index.dim}), "
+                         f"embedder is {embedder.name} ({embedder.dim})")
+    dropped = store.embeddings.drop_other_models(embedder.name)
+    todo = store.embeddings.count_missing(embedder.name)
+    if limit is not None:
+        todo = min(todo, limit)
+    progress.start(f"embedding with {embedder.name}", total=todo, unit="papers")
+    started = last_save = time.perf_counter()
+    done, last_id = 0, None
+    while done < todo:
+        papers = store.embeddings.missing(embedder.name, limit=min(batch_size, todo - done),
+                                          after=last_id)
+        if not papers:
+            break
+        ids = [p["id"] for p in papers]
+        last_id = ids[-1]
+        vectors = embedder.embed([paper_text(p) for p in papers])
+        with store.transaction() as conn:
+            store.embeddings.save(conn, embedder.name, ids, vectors, clock())
+        index.add(ids, vectors)
+        done += len(ids)
+        progress.update(done)
+        if time.perf_counter() - last_save > SAVE_EVERY_S:
+            index.save()
+            last_save = time.perf_counter()
+    index.save()
+    progress.finish()
+    return EmbedSummary(model=embedder.name, embedded=done,
+                        remaining=store.embeddings.count_missing(embedder.name),
+                        dropped=dropped, seconds=time.perf_counter() - started)

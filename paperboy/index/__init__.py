@@ -1,0 +1,1 @@
+"""Derived search indexes, rebuildable from the store: lexical (tantivy) and vectors."""

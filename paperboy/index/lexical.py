@@ -1,0 +1,719 @@
+"""The lexical index: BM25 search by words over titles, abstracts and authors (tantivy).
+
+Derived data: the store is the truth, and the index can be emptied and refilled from it at any
+time. Its folder holds `meta.json` (the schema version, and the caller's watermark: the store's
+`last_changed` time indexed up to) beside tantivy's own files in `tantivy/`. A folder from
+another schema version, or one that cannot be opened, is recreated empty and `rebuilt_fresh`
+tells the caller to refill it, so old and new documents never mix.
+
+User text never reaches tantivy's query parser: `parse_user_query` reduces it to words and quoted
+phrases, and the query is assembled from term and phrase objects, so no input is a syntax error
+or an unbounded query. Filters are clauses of that query, so `limit` hits come back whenever
+that many papers match.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
+
+from paperboy.models import Filters
+
+SCHEMA_VERSION = 1
+# A word in the title says more about a paper than one in its abstract. 1.5 scored best on
+# ../shared/eval both over the 194 listing papers and with the 33k corpus beside them.
+TITLE_BOOST = 1.5
+ABSTRACT_BOOST = 1.0
+AUTHORS_BOOST = 1.0
+WRITER_HEAP_BYTES = 128_000_000
+MAX_TERMS = 64  # distinct words kept from one query; the rest of a pasted essay is ignored
+MAX_PHRASES = 8
+MAX_PHRASE_WORDS = 16
+MAX_WORD_BYTES = 40  # tantivy drops longer tokens when indexing, so such a word never matches
+FUZZY_BELOW = 3  # fewer exact hits than this (typically a typo) adds typo-tolerant hits
+SNIPPET_CHARS = 200
+MORE_LIKE_THIS_TERMS = 25
+MORE_LIKE_THIS_MAX_DF = 0.25  # a word in more than this share of papers is not distinctive
+
+# one core is left to the Python thread that builds the documents
+_WRITER_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
+_META = "meta.json"
+_TANTIVY_DIR = "tantivy"
+_NAME_TOKENIZER = "paperboy_name"  # the default tokenizer plus accent folding: "Schölkopf"
+_CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.LG" == "cs.lg"
+_WORD = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps: runs of letters/digits
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+__all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexError", "UserQuery",
+           "parse_user_query"]
+
+
+class LexicalIndexError(Exception):
+    """The lexical index cannot be written (locked by another process, or a malformed paper)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """What a search box's text asks for: loose words (any may match) and exact phrases."""
+
+    terms: list[str]
+    phrases: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms and not self.phrases
+
+
+@dataclass(slots=True)
+class LexicalHit:
+    id: str
+    score: float  # BM25; for typo-tolerant hits, a match count scaled below the exact hits
+    rank: int  # 1-based, within this retriever's whole list (offset included)
+    matched_terms: list[str] = field(default_factory=list)  # query words/phrases found
+    snippet: str = ""  # HTML: escaped abstract passage with <mark> around matches
+    title_snippet: str = ""  # HTML: escaped title with <mark> around matches
+    fuzzy: bool = False  # found only by the typo-tolerant fallback
+
+
+def parse_user_query(text: str) -> UserQuery:
+    """Split search-box text into lower-cased words and balanced "quoted phrases".
+
+    An unpaired quote is dropped; everything that is not a letter or digit separates words, so
+    query syntax (`title:`, `^2`, `~`, `*`, `[1 TO 2]`, `+`, `-`) is just punctuation, and
+    AND/OR/NOT are ordinary words. Keeps the first `MAX_TERMS` distinct words.
+    """
+    if text.count('"') % 2:
+        last = text.rfind('"')
+        text = text[:last] + " " + text[last + 1:]
+    phrases: list[str] = []
+
+    def take_phrase(match: re.Match[str]) -> str:
+        words = _words(match.group(1))[:MAX_PHRASE_WORDS]
+        phrase = " ".join(words)
+        if phrase and phrase not in phrases and len(phrases) < MAX_PHRASES:
+            phrases.append(phrase)
+        return " "
+
+    rest = _QUOTED.sub(take_phrase, text)
+    terms = list(dict.fromkeys(_words(rest)))[:MAX_TERMS]
+    return UserQuery(terms=terms, phrases=phrases)
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if len(w.encode()) < MAX_WORD_BYTES]
+
+
+def _analyzer(tokenizer: tantivy.Tokenizer, *filters: tantivy.Filter) -> tantivy.TextAnalyzer:
+    builder = TextAnalyzerBuilder(tokenizer)
+    for f in filters:
+        builder = builder.filter(f)
+    return builder.build()
+
+
+# The query side's copies of the index's analyzers: `_EN` is tantivy's built-in `en_stem`.
+_EN = _analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES), Filter.lowercase(),
+                Filter.stemmer("english"))
+_NAME = _analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES), Filter.lowercase(),
+                  Filter.ascii_fold())
+_CATEGORY = _analyzer(Tokenizer.raw(), Filter.lowercase())
+_STOP = _analyzer(Tokenizer.simple(), Filter.lowercase(), Filter.stopword("english"))
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field("abstract", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field("authors", stored=True, tokenizer_name=_NAME_TOKENIZER)
+    builder.add_text_field("categories", tokenizer_name=_CATEGORY_TOKENIZER)
+    # Unstemmed words for the typo-tolerant fallback: edit distance means little between
+    # stems ("conditionaly" stems to "conditionali", "conditionally" to "condit").
+    builder.add_text_field("title_words", index_option="basic")
+    builder.add_text_field("abstract_words", index_option="basic")
+    builder.add_date_field("published", indexed=True, fast=True)
+    builder.add_boolean_field("has_code", indexed=True)
+    return builder.build()
+
+
+class LexicalIndex:
+    """A tantivy index in one folder; open with `LexicalIndex.open(path)`.
+
+    Writes take the folder's writer lock for the length of one call, so another process can
+    index between calls; each call commits once and is visible to searches when it returns.
+    """
+
+    def __init__(self, path: Path, index: tantivy.Index, meta: dict[str, Any], *,
+                 rebuilt_fresh: bool, rebuilt_reason: str | None) -> None:
+        self.path = path
+        self.rebuilt_fresh = rebuilt_fresh
+        self.rebuilt_reason = rebuilt_reason  # why the folder was recreated, for the log
+        self._index: tantivy.Index | None = index
+        self._schema = index.schema
+        self._meta = meta
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> LexicalIndex:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        reason = _unusable(path)
+        index = None
+        if reason is None:
+            try:
+                index = tantivy.Index(_schema(), path=str(path / _TANTIVY_DIR), reuse=True)
+            except ValueError as exc:  # how tantivy reports corrupt files and schema drift
+                reason = f"the index files cannot be opened ({exc})"
+        if index is None:
+            shutil.rmtree(path / _TANTIVY_DIR, ignore_errors=True)
+            (path / _TANTIVY_DIR).mkdir()
+            index = tantivy.Index(_schema(), path=str(path / _TANTIVY_DIR), reuse=False)
+            meta: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "watermark": None}
+            _write_meta(path, meta)
+        else:
+            meta = json.loads((path / _META).read_text(encoding="utf-8"))
+        index.register_tokenizer(_NAME_TOKENIZER, _NAME)
+        index.register_tokenizer(_CATEGORY_TOKENIZER, _CATEGORY)
+        return cls(path, index, meta, rebuilt_fresh=reason is not None, rebuilt_reason=reason)
+
+    def __enter__(self) -> LexicalIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._index = None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def upsert(self, papers: Iterable[dict[str, Any]]) -> int:
+        """Index papers, replacing any earlier version of each id; returns how many."""
+
+        def write(writer: tantivy.IndexWriter) -> int:
+            n = 0
+            for paper in papers:
+                doc = self._document(paper)
+                writer.delete_documents_by_term("id", paper["id"])
+                writer.add_document(doc)
+                n += 1
+            return n
+
+        return self._write(write)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        def write(writer: tantivy.IndexWriter) -> int:
+            for paper_id in ids:
+                writer.delete_documents_by_term("id", paper_id)
+            return 0
+
+        self._write(write)
+
+    def clear(self) -> None:
+        """Remove every document; the watermark goes back to None (nothing is indexed)."""
+
+        def write(writer: tantivy.IndexWriter) -> int:
+            writer.delete_all_documents()
+            return 0
+
+        self._write(write)
+        self.set_watermark(None)
+
+    @property
+    def watermark(self) -> str | None:
+        return self._meta.get("watermark")
+
+    def set_watermark(self, value: str | None) -> None:
+        self._meta = {**self._meta, "watermark": value}
+        _write_meta(self.path, self._meta)
+
+    def count(self) -> int:
+        return self._searcher().num_docs
+
+    def _write(self, action: Callable[[tantivy.IndexWriter], int]) -> int:
+        index = self._open_index()
+        with self._lock:
+            try:
+                writer = index.writer(heap_size=WRITER_HEAP_BYTES,
+                                      num_threads=_WRITER_THREADS)
+            except ValueError as exc:
+                raise LexicalIndexError(
+                    f"cannot write the lexical index at {self.path}: {exc}; is another "
+                    "paperboy process indexing? Try again when it has finished") from exc
+            try:
+                n = action(writer)
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                writer.wait_merging_threads()
+            index.reload()
+        return n
+
+    def _document(self, paper: dict[str, Any]) -> tantivy.Document:
+        try:
+            title, abstract = paper.get("title") or "", paper.get("abstract") or ""
+            doc = tantivy.Document()
+            doc.add_text("id", paper["id"])
+            doc.add_text("title", title)
+            doc.add_text("title_words", title)
+            doc.add_text("abstract", abstract)
+            doc.add_text("abstract_words", abstract)
+            for author in paper.get("authors") or ():
+                doc.add_text("authors", author)
+            for category in paper.get("categories") or ():
+                doc.add_text("categories", category)
+            published = paper.get("published")
+            if published is not None:
+                doc.add_date("published", _utc(published))
+            doc.add_boolean("has_code", bool((paper.get("links") or {}).get("code")))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LexicalIndexError(f"paper {paper.get('id')!r} cannot be indexed: {exc!r}") \
+                from exc
+        return doc
+
+    # -- searching -------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 20, offset: int = 0,
+               filters: Filters | None = None, explain: bool = True) -> list[LexicalHit]:
+        """The best papers for a search box's text, best first; [] for text with no words.
+
+        With `explain=False` hits carry only id, score, rank and `fuzzy`: a caller that shows
+        few of many candidates (hybrid search) explains just those with `explain()`.
+        """
+        parsed = parse_user_query(query)
+        compiled = _compile(self._schema, parsed)
+        if compiled is None or limit <= 0:
+            return []
+        offset = max(0, offset)
+        searcher = self._searcher()
+        restrict = _filter_clauses(self._schema, filters)
+        exact = searcher.search(_restricted(compiled.query, restrict), limit=limit,
+                                offset=offset, count=True)
+        wanted = offset + limit
+        total: int = exact.count  # type: ignore[attr-defined]  # missing from tantivy's stubs
+        if total >= min(FUZZY_BELOW, wanted) or compiled.fuzzy is None:
+            found = [(score, address, False) for score, address in exact.hits]
+        else:
+            found = self._with_typos(searcher, compiled, restrict, total, wanted)
+            found = found[offset:wanted]
+        if not explain:
+            return [LexicalHit(id=searcher.doc(address)["id"][0], score=float(score),
+                               rank=rank, fuzzy=fuzzy)
+                    for rank, (score, address, fuzzy) in enumerate(found, start=offset + 1)]
+        typos = any(fuzzy for _, _, fuzzy in found)
+        return self._hits(searcher, found, offset, compiled.query,
+                          compiled.typo_labels if typos else compiled.labels,
+                          parsed if typos else None)
+
+    def explain(self, query: str, hits: list[LexicalHit]) -> list[LexicalHit]:
+        """The given hits of `search(query, explain=False)` with matched terms and snippets."""
+        parsed = parse_user_query(query)
+        compiled = _compile(self._schema, parsed)
+        if compiled is None or not hits:
+            return hits
+        searcher = self._searcher()
+        ids = [hit.id for hit in hits]
+        located = searcher.search(Query.term_set_query(self._schema, "id", ids),
+                                  limit=len(ids)).hits
+        address = {searcher.doc(a)["id"][0]: a for _, a in located}
+        kept = [hit for hit in hits if hit.id in address]
+        found = [(hit.score, address[hit.id], hit.fuzzy) for hit in kept]
+        typos = any(hit.fuzzy for hit in kept)
+        explained = self._hits(searcher, found, 0, compiled.query,
+                               compiled.typo_labels if typos else compiled.labels,
+                               parsed if typos else None)
+        for hit, original in zip(explained, kept, strict=True):
+            hit.rank = original.rank
+        return explained
+
+    def _with_typos(self, searcher: tantivy.Searcher, compiled: _Compiled,
+                    restrict: list[Query], count: int, wanted: int,
+                    ) -> list[tuple[float, tantivy.DocAddress, bool]]:
+        """The (few) exact hits, then typo-tolerant ones, up to `wanted`."""
+        assert compiled.fuzzy is not None
+        exact = searcher.search(_restricted(compiled.query, restrict), limit=max(count, 1)).hits
+        seen = {searcher.doc(address)["id"][0] for _, address in exact}
+        fuzzy = searcher.search(_restricted(compiled.fuzzy, restrict),
+                                limit=wanted + len(exact)).hits
+        floor = min((score for score, _ in exact), default=1.0)
+        top = max((score for score, _ in fuzzy), default=1.0)
+        found = [(score, address, False) for score, address in exact]
+        for score, address in fuzzy:
+            if searcher.doc(address)["id"][0] not in seen:
+                # keep scores in rank order: every typo hit scores below the last exact hit
+                found.append((0.9 * floor * score / top, address, True))
+        return found[:wanted]
+
+    def more_like_this(self, paper_id: str, *, limit: int = 20,
+                       filters: Filters | None = None) -> list[LexicalHit]:
+        """Papers sharing this paper's title words and most distinctive abstract words.
+
+        For papers without a vector; never returns the paper itself, and [] if it is not
+        indexed.
+        """
+        if limit <= 0:
+            return []
+        searcher = self._searcher()
+        own = searcher.search(Query.term_query(self._schema, "id", paper_id), limit=1).hits
+        if not own:
+            return []
+        doc = searcher.doc(own[0][1])
+        weights, surface = _distinctive_terms(searcher, doc.get_first("title") or "",
+                                              doc.get_first("abstract") or "")
+        if not weights:
+            return []
+        labels = []
+        for stem, weight in weights.items():
+            labels.append((surface[stem], Query.boolean_query([
+                (Occur.Should, _boosted(Query.term_query(self._schema, "title", stem),
+                                        TITLE_BOOST * weight)),
+                (Occur.Should, _boosted(Query.term_query(self._schema, "abstract", stem),
+                                        ABSTRACT_BOOST * weight))])))
+        text_query = Query.boolean_query([(Occur.Should, q) for _, q in labels])
+        query = Query.boolean_query(
+            [(Occur.Must, text_query),
+             (Occur.MustNot, Query.term_query(self._schema, "id", paper_id))]
+            + [(Occur.Must, clause) for clause in _filter_clauses(self._schema, filters)])
+        found = [(score, address, False)
+                 for score, address in searcher.search(query, limit=limit).hits]
+        return self._hits(searcher, found, 0, text_query, labels, None)
+
+    def _hits(self, searcher: tantivy.Searcher,
+              found: list[tuple[float, tantivy.DocAddress, bool]], offset: int,
+              highlight: Query, labels: list[tuple[str, Query]], typos: UserQuery | None,
+              ) -> list[LexicalHit]:
+        """Hits with their explanations. `labels` name the query's parts (words, phrases) for
+        `matched_terms`; `typos` is the query when some hits came from the typo fallback."""
+        if not found:
+            return []
+        docs = [searcher.doc(address) for _, address, _ in found]
+        ids = [doc["id"][0] for doc in docs]
+        matched = _matched_labels(searcher, self._schema, labels, found, ids)
+        titles = _snippets(searcher, highlight, self._schema, "title", 10_000)
+        abstracts = _snippets(searcher, highlight, self._schema, "abstract", SNIPPET_CHARS)
+        hits = []
+        for rank, ((score, _, fuzzy), doc, paper_id) in enumerate(zip(found, docs, ids,
+                                                                     strict=True),
+                                                                 start=offset + 1):
+            title = doc.get_first("title") or ""
+            abstract = doc.get_first("abstract") or ""
+            doc_titles, doc_abstracts = titles, abstracts
+            if fuzzy and typos is not None:  # mark the paper's spelling of the mistyped words
+                stems = [stem for word in _near_spellings(typos, f"{title}\n{abstract}")
+                         for stem in _EN.analyze(word)]
+                if stems:
+                    marked = Query.boolean_query([(Occur.Should, highlight)] + [
+                        (Occur.Should, Query.term_query(self._schema, f, stem))
+                        for stem in stems for f in ("title", "abstract")])
+                    doc_titles = _snippets(searcher, marked, self._schema, "title", 10_000)
+                    doc_abstracts = _snippets(searcher, marked, self._schema, "abstract",
+                                              SNIPPET_CHARS)
+            hits.append(LexicalHit(
+                id=paper_id, score=float(score), rank=rank, matched_terms=matched[paper_id],
+                snippet=_marked(doc_abstracts.snippet_from_doc(doc), abstract, whole=False)
+                or _lead(abstract),
+                title_snippet=_marked(doc_titles.snippet_from_doc(doc), title, whole=True)
+                or html.escape(title),
+                fuzzy=fuzzy))
+        return hits
+
+    def _searcher(self) -> tantivy.Searcher:
+        return self._open_index().searcher()
+
+    def _open_index(self) -> tantivy.Index:
+        if self._index is None:
+            raise LexicalIndexError(f"the lexical index at {self.path} is closed")
+        return self._index
+
+
+# -- query assembly ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Compiled:
+    query: Query  # exact words (any) and phrases (all), BM25 over title, abstract, authors
+    fuzzy: Query | None  # words within a small edit distance, phrases still exact
+    labels: list[tuple[str, Query]]  # each word and phrase as typed, and what matches it
+    typo_labels: list[tuple[str, Query]]  # the same, words also matching near spellings
+
+
+def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
+    """The tantivy queries for a parsed search; None when nothing in it can match."""
+    words: list[tuple[Occur, Query]] = []
+    labels: list[tuple[str, Query]] = []
+    typo_labels: list[tuple[str, Query]] = []
+    typos: list[tuple[Occur, Query]] = []
+    seen: set[tuple[str, str]] = set()
+    for term in parsed.terms:
+        clauses = [(Occur.Should, _boosted(Query.term_query(schema, field_name, token), boost))
+                   for field_name, token, boost in _field_tokens(term)]
+        words += [c for c, key in zip(clauses, _field_keys(term), strict=True) if key not in seen]
+        seen.update(_field_keys(term))
+        labels.append((term, Query.boolean_query(clauses)))
+        near = _typo_clauses(schema, term)
+        typos += near
+        typo_labels.append((term, Query.boolean_query(clauses + near)))
+    phrases: list[tuple[Occur, Query]] = []
+    for phrase in parsed.phrases:
+        per_field: list[tuple[Occur, Query]] = []
+        for field_name, analyzer, boost in (("title", _EN, TITLE_BOOST),
+                                            ("abstract", _EN, ABSTRACT_BOOST),
+                                            ("authors", _NAME, AUTHORS_BOOST)):
+            tokens: list[str | tuple[int, str]] = list(analyzer.analyze(phrase))
+            if not tokens:
+                continue
+            if len(tokens) == 1:
+                query = Query.term_query(schema, field_name, tokens[0])
+            else:
+                query = Query.phrase_query(schema, field_name, tokens)
+            per_field.append((Occur.Should, _boosted(query, boost)))
+        either = Query.boolean_query(per_field)
+        phrases.append((Occur.Must, either))
+        labels.append((phrase, either))
+        typo_labels.append((phrase, either))
+    if not words and not phrases:
+        return None
+    fuzzy = None
+    if typos:
+        # a typo hit needs a near spelling of some word; the words spelt right still rank it
+        fuzzy = Query.boolean_query(
+            words + phrases + [(Occur.Must, Query.boolean_query(typos))])
+    return _Compiled(query=Query.boolean_query(words + phrases), fuzzy=fuzzy, labels=labels,
+                     typo_labels=typo_labels)
+
+
+def _typo_clauses(schema: tantivy.Schema, term: str) -> list[tuple[Occur, Query]]:
+    """Near spellings of a word of 4 letters or more, as written (unstemmed)."""
+    if len(term) < 4:
+        return []
+    clauses = []
+    # one clause per distance up to the word's limit: a nearer spelling scores more
+    for distance in range(1, _typo_distance(term) + 1):
+        clauses.append((Occur.Should, _boosted(Query.fuzzy_term_query(
+            schema, "title_words", term, distance=distance), TITLE_BOOST)))
+        clauses.append((Occur.Should, Query.fuzzy_term_query(
+            schema, "abstract_words", term, distance=distance)))
+    return clauses
+
+
+def _field_tokens(term: str) -> list[tuple[str, str, float]]:
+    """(field, indexed token, boost) for each field a word is searched in."""
+    out = [(f, t, b) for f, b in (("title", TITLE_BOOST), ("abstract", ABSTRACT_BOOST))
+           for t in _EN.analyze(term)]
+    out += [("authors", t, AUTHORS_BOOST) for t in _NAME.analyze(term)]
+    return out
+
+
+def _field_keys(term: str) -> list[tuple[str, str]]:
+    return [(field_name, token) for field_name, token, _ in _field_tokens(term)]
+
+
+def _typo_distance(term: str) -> int:
+    return 1 if len(term) <= 7 else 2
+
+
+def _boosted(query: Query, boost: float) -> Query:
+    return query if boost == 1.0 else Query.boost_query(query, boost)
+
+
+def _filter_clauses(schema: tantivy.Schema, filters: Filters | None) -> list[Query]:
+    """Filters as zero-score clauses, so they select papers without changing BM25 scores."""
+    if filters is None or not filters.active:
+        return []
+    clauses = []
+    if filters.date_from is not None or filters.date_to is not None:
+        lower = _midnight(filters.date_from) if filters.date_from else None
+        upper = _midnight(filters.date_to + timedelta(days=1)) if filters.date_to else None
+        clauses.append(Query.range_query(schema, "published", tantivy.FieldType.Date,
+                                         lower, upper, include_upper=upper is None))
+    if filters.category is not None:
+        clauses.append(Query.term_query(schema, "categories",
+                                        (_CATEGORY.analyze(filters.category) or [""])[0]))
+    if filters.has_code is not None:
+        clauses.append(Query.term_query(schema, "has_code", filters.has_code))
+    return [Query.const_score_query(clause, 0.0) for clause in clauses]
+
+
+def _restricted(query: Query, restrict: list[Query]) -> Query:
+    if not restrict:
+        return query
+    return Query.boolean_query([(Occur.Must, query)] + [(Occur.Must, q) for q in restrict])
+
+
+def _matched_labels(searcher: tantivy.Searcher, schema: tantivy.Schema,
+                    labels: list[tuple[str, Query]],
+                    found: list[tuple[float, tantivy.DocAddress, bool]], ids: list[str],
+                    ) -> dict[str, list[str]]:
+    """{paper id: the labels whose query matches it}, asking the index once per label."""
+    matched: dict[str, list[str]] = {paper_id: [] for paper_id in ids}
+    where = {(a.segment_ord, a.doc): paper_id for (_, a, _), paper_id in zip(found, ids,
+                                                                              strict=True)}
+    among = Query.term_set_query(schema, "id", ids)
+    for label, query in labels:
+        result = searcher.search(Query.boolean_query([(Occur.Must, query), (Occur.Must, among)]),
+                                 limit=len(ids), count=False)
+        for _, address in result.hits:
+            paper_id = where.get((address.segment_ord, address.doc))
+            if paper_id is not None:
+                matched[paper_id].append(label)
+    return matched
+
+
+def _near_spellings(parsed: UserQuery, text: str) -> set[str]:
+    """The words of `text` that are near spellings of the user's words (not the same word)."""
+    words = set(_WORD.findall(text.lower()))
+    near: set[str] = set()
+    for term in parsed.terms:
+        if len(term) >= 4:
+            limit = _typo_distance(term)
+            near.update(w for w in words if w != term and _within_distance(term, w, limit))
+    return near
+
+
+def _within_distance(a: str, b: str, limit: int) -> bool:
+    """Damerau-Levenshtein (optimal string alignment) distance <= limit, as tantivy's fuzzy."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                value = min(value, before[j - 2] + 1)
+            current[j] = value
+        if min(current) > limit:
+            return False
+        before, previous = previous, current
+    return previous[-1] <= limit
+
+
+def _distinctive_terms(searcher: tantivy.Searcher, title: str, abstract: str,
+                       ) -> tuple[dict[str, float], dict[str, str]]:
+    """A paper's most distinctive stems, weighted by tf-idf (title words count double).
+
+    Returns ({stem: weight in (0, 1]}, {stem: the word as the paper writes it}).
+    """
+    frequency: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    for text, weight in ((title, 2), (abstract, 1)):
+        for word in _WORD.findall(text.lower()):
+            if len(word) < 3 or word.isdigit() or not _STOP.analyze(word):
+                continue
+            for stem in _EN.analyze(word):
+                frequency[stem] += weight
+                surface.setdefault(stem, word)
+    # As Lucene's MoreLikeThis: words the paper uses once are as often incidental ("thereby",
+    # "three") as topical; a title word (counted twice) or a repeated one says what it is about.
+    repeated = {stem: tf for stem, tf in frequency.items() if tf >= 2}
+    if len(repeated) >= 5:
+        frequency = Counter(repeated)
+    total = max(searcher.num_docs, 1)
+    scored = []
+    for stem, tf in frequency.items():
+        df = max(searcher.doc_freq("title", stem), searcher.doc_freq("abstract", stem))
+        if df <= 1 or df > max(5, total * MORE_LIKE_THIS_MAX_DF):
+            continue  # only this paper has the word, or so many that it says nothing
+        idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        scored.append(((1 + math.log(tf)) * idf, stem))
+    top = sorted(scored, reverse=True)[:MORE_LIKE_THIS_TERMS]
+    if not top:
+        return {}, {}
+    best = top[0][0]
+    return {stem: score / best for score, stem in top}, surface
+
+
+# -- snippets ----------------------------------------------------------------------------------
+
+
+def _snippets(searcher: tantivy.Searcher, query: Query, schema: tantivy.Schema,
+              field_name: str, max_chars: int) -> tantivy.SnippetGenerator:
+    generator = tantivy.SnippetGenerator.create(searcher, query, schema, field_name)
+    generator.set_max_num_chars(max_chars)
+    return generator
+
+
+def _marked(snippet: tantivy.Snippet, text: str, *, whole: bool) -> str:
+    """`text` (all of it, or the snippet's passage) HTML-escaped, matches in <mark>; "" if none.
+
+    tantivy's ranges are byte offsets into the UTF-8 text, relative to the passage.
+    """
+    marks = snippet.highlighted()
+    if not marks:
+        return ""
+    raw = text.encode()
+    passage = snippet.fragment_range()
+    start, end = (0, len(raw)) if whole else (passage.start, passage.end)
+    parts = ["…" if start > 0 else ""]
+    position = start
+    for mark in marks:
+        a, b = passage.start + mark.start, passage.start + mark.end
+        parts.append(_escape_bytes(raw[position:a]))
+        parts.append(f"<mark>{_escape_bytes(raw[a:b])}</mark>")
+        position = b
+    parts.append(_escape_bytes(raw[position:end]))
+    parts.append("…" if end < len(raw) else "")
+    return "".join(parts)
+
+
+def _escape_bytes(data: bytes) -> str:
+    return html.escape(data.decode("utf-8", errors="replace"))
+
+
+def _lead(text: str) -> str:
+    if len(text) <= SNIPPET_CHARS:
+        return html.escape(text)
+    return html.escape(text[:SNIPPET_CHARS].rsplit(" ", 1)[0]) + "…"
+
+
+# -- the folder --------------------------------------------------------------------------------
+
+
+def _unusable(path: Path) -> str | None:
+    """Why the folder cannot be reused as it is, or None when its schema version is current."""
+    try:
+        meta = json.loads((path / _META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "the index is new"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"{_META} is unreadable ({exc})"
+    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+        found = meta.get("schema_version") if isinstance(meta, dict) else None
+        return f"schema version {found} on disk, {SCHEMA_VERSION} expected"
+    if not (path / _TANTIVY_DIR).is_dir():
+        return "the index files are missing"
+    return None
+
+
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    temporary = path / f".{_META}.tmp"
+    temporary.write_text(json.dumps(meta), encoding="utf-8")
+    os.replace(temporary, path / _META)
+
+
+def _utc(value: datetime | date) -> datetime:
+    if not isinstance(value, datetime):
+        return _midnight(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)

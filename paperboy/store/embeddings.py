@@ -1,0 +1,97 @@
+"""Paper vectors in the store: the truth the vector index is rebuilt from.
+
+Each vector is stored with the model that made it and its dimension (float32 bytes). Switching
+models deletes the other model's vectors, so the store never holds a mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from paperboy.store import tables
+
+_vectors = tables.embeddings
+_papers = tables.papers
+
+
+class Embeddings:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def count(self, model: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(_vectors).where(
+                _vectors.c.model == model)).scalar_one()
+
+    def stamp(self, model: str) -> str:
+        """Changes whenever this model's vectors change: count and newest write time."""
+        with self.engine.connect() as conn:
+            count, newest = conn.execute(select(func.count(), func.max(_vectors.c.created_at))
+                                         .where(_vectors.c.model == model)).one()
+        return f"{count}@{newest.isoformat() if newest else '-'}"
+
+    def missing(self, model: str, *, limit: int, after: str | None = None,
+                ) -> list[dict[str, Any]]:
+        """Papers with no vector from `model`, in id order, after the id `after` if given."""
+        query = (select(_papers.c.id, _papers.c.title, _papers.c.abstract)
+                 .outerjoin(_vectors, (_vectors.c.paper_id == _papers.c.id)
+                            & (_vectors.c.model == model))
+                 .where(_vectors.c.paper_id.is_(None)).order_by(_papers.c.id).limit(limit))
+        if after is not None:
+            query = query.where(_papers.c.id > after)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def dim(self, model: str) -> int | None:
+        """The dimension of this model's stored vectors; None when it has none."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(_vectors.c.dim).where(
+                _vectors.c.model == model).limit(1)).scalar()
+
+    def count_missing(self, model: str) -> int:
+        with self.engine.connect() as conn:
+            papers = conn.execute(select(func.count()).select_from(_papers)).scalar_one()
+        return papers - self.count(model)
+
+    def save(self, conn: Connection, model: str, ids: Sequence[str], vectors: np.ndarray,
+             now: datetime) -> None:
+        """Store vectors (replacing any the papers had) inside the caller's transaction."""
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        conn.execute(delete(_vectors).where(_vectors.c.paper_id.in_(list(ids))))
+        conn.execute(_vectors.insert(), [
+            {"paper_id": paper_id, "model": model, "dim": matrix.shape[1],
+             "vector": matrix[i].tobytes(), "created_at": now}
+            for i, paper_id in enumerate(ids)])
+
+    def drop_other_models(self, model: str) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(_vectors).where(_vectors.c.model != model)).rowcount
+
+    def vector(self, paper_id: str, model: str) -> np.ndarray | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_vectors.c.vector).where(
+                _vectors.c.paper_id == paper_id, _vectors.c.model == model)).first()
+        return None if row is None else np.frombuffer(row.vector, dtype=np.float32)
+
+    def ids(self, model: str) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(_vectors.c.paper_id).where(
+                _vectors.c.model == model)).scalars())
+
+    def batches(self, model: str, *, only: set[str] | None = None,
+                size: int = 4096) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(ids, float32 matrix) for this model's vectors, optionally only for some ids."""
+        query = select(_vectors.c.paper_id, _vectors.c.vector).where(
+            _vectors.c.model == model).order_by(_vectors.c.paper_id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
+            for part in result.partitions(size):
+                rows = [r for r in part if only is None or r.paper_id in only]
+                if rows:
+                    yield ([r.paper_id for r in rows],
+                           np.vstack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]))

@@ -1,0 +1,126 @@
+"""The embedding seam: the hashing test embedder and the packaged sentence-transformers model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder, paper_text
+
+KERNEL_ABSTRACT = (
+    "Kernel ridge regression and Gaussian process regression with positive definite kernels: "
+    "we study the approximation error of random Fourier features for kernel methods in "
+    "nonparametric regression and give learning rates."
+)
+LLM_ABSTRACT = (
+    "Serving large language models at scale: we present a system that batches requests, "
+    "pages the attention key-value cache and schedules GPU memory to raise LLM inference "
+    "throughput by 3x over existing serving engines."
+)
+QUERY = "kernel methods for regression"
+
+
+def test_paper_text_joins_title_and_abstract_cleanly() -> None:
+    paper = {"title": " Attention Is\nAll You Need ", "abstract": "We propose\n\n the Transformer."}
+    assert paper_text(paper) == "Attention Is All You Need. We propose the Transformer."
+    assert paper_text({"title": "Why kernels?", "abstract": "Because."}) == "Why kernels? Because."
+    assert paper_text({"title": "Only a title", "abstract": None}) == "Only a title"
+    assert paper_text({"abstract": "Only an abstract"}) == "Only an abstract"
+
+
+def test_hashing_embedder_is_deterministic_and_normalised() -> None:
+    embedder = HashingEmbedder(dim=64)
+    assert isinstance(embedder, Embedder)
+    assert (embedder.name, embedder.dim) == ("hashing-64", 64)
+    texts = [QUERY, KERNEL_ABSTRACT, LLM_ABSTRACT, "", "the of and"]
+    first = embedder.embed(texts)
+    again = HashingEmbedder(dim=64).embed(list(reversed(texts)))[::-1]
+    assert first.dtype == np.float32 and first.shape == (5, 64)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-6)
+    assert np.isfinite(first).all()
+    # Texts with no words get one fixed unit vector.
+    np.testing.assert_array_equal(first[3], first[4])
+    assert embedder.embed([]).shape == (0, 64)
+
+
+def test_hashing_embedder_is_stable_across_processes() -> None:
+    # Same text, same vector in a fresh interpreter (no per-process hash seed involved).
+    code = (
+        "from paperboy.embed import HashingEmbedder;"
+        "print(HashingEmbedder(32).embed(['kernel methods for regression'])[0].tobytes().hex())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout.strip()
+    here = HashingEmbedder(32).embed([QUERY])[0].tobytes().hex()
+    assert out == here
+
+
+def test_hashing_embedder_ranks_shared_words_closer() -> None:
+    embedder = HashingEmbedder(dim=256)
+    query, kernel, llm = embedder.embed([QUERY, KERNEL_ABSTRACT, LLM_ABSTRACT])
+    assert float(query @ kernel) > float(query @ llm) + 0.1
+    # Plural and singular share a bucket.
+    kernels, kernel_word = embedder.embed(["kernels", "kernel"])
+    assert float(kernels @ kernel_word) == pytest.approx(1.0)
+
+
+def test_importing_embed_does_not_import_torch() -> None:
+    code = (
+        "import paperboy.embed, paperboy.embed.sentence, sys;"
+        "assert 'torch' not in sys.modules, 'torch imported';"
+        "assert 'sentence_transformers' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1]
+    )
+
+
+@pytest.fixture(scope="module")
+def minilm() -> object:
+    pytest.importorskip("sentence_transformers")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        from paperboy.embed.sentence import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(device="cpu")
+
+
+def test_packaged_minilm_loads_offline_and_embeds(minilm: object) -> None:
+    from paperboy.embed.sentence import SentenceTransformerEmbedder
+
+    assert isinstance(minilm, SentenceTransformerEmbedder)
+    assert isinstance(minilm, Embedder)
+    assert minilm.name == "all-MiniLM-L6-v2"
+    assert minilm.dim == 384
+    assert minilm.max_seq_length == 256
+    vectors = minilm.embed([QUERY, KERNEL_ABSTRACT, LLM_ABSTRACT])
+    assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    query, kernel, llm = vectors
+    assert float(query @ kernel) > float(query @ llm) + 0.2
+    single = minilm.embed_query(QUERY)
+    assert single.shape == (384,)
+    np.testing.assert_allclose(single, query, atol=1e-5)
+    assert minilm.embed([]).shape == (0, 384)
+
+
+def test_bad_model_path_raises_embedder_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("sentence_transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from paperboy.embed.sentence import SentenceTransformerEmbedder
+
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(EmbedderUnavailable) as info:
+        SentenceTransformerEmbedder(str(missing), device="cpu")
+    assert str(missing) in str(info.value)
+    assert info.value.model == str(missing)
