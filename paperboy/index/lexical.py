@@ -16,38 +16,46 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
-import re
 import shutil
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import tantivy
-from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
+from tantivy import Occur, Query
 
+from paperboy.index.lexical_query import (
+    _CATEGORY,
+    _EN,
+    _NAME,
+    ABSTRACT_BOOST,
+    FUZZY_BELOW,
+    SNIPPET_CHARS,
+    TITLE_BOOST,
+    UserQuery,
+    _boosted,
+    _compile,
+    _Compiled,
+    _distinctive_terms,
+    _filter_clauses,
+    _lead,
+    _marked,
+    _matched_labels,
+    _near_spellings,
+    _restricted,
+    _snippets,
+    _utc,
+    parse_user_query,
+)
 from paperboy.models import Filters
 
 SCHEMA_VERSION = 1
 # A word in the title says more about a paper than one in its abstract. 1.5 scored best on
 # ../shared/eval both over the 194 listing papers and with the 33k corpus beside them.
-TITLE_BOOST = 1.5
-ABSTRACT_BOOST = 1.0
-AUTHORS_BOOST = 1.0
 WRITER_HEAP_BYTES = 128_000_000
-MAX_TERMS = 64  # distinct words kept from one query; the rest of a pasted essay is ignored
-MAX_PHRASES = 8
-MAX_PHRASE_WORDS = 16
-MAX_WORD_BYTES = 40  # tantivy drops longer tokens when indexing, so such a word never matches
-FUZZY_BELOW = 3  # fewer exact hits than this (typically a typo) adds typo-tolerant hits
-SNIPPET_CHARS = 200
-MORE_LIKE_THIS_TERMS = 25
-MORE_LIKE_THIS_MAX_DF = 0.25  # a word in more than this share of papers is not distinctive
 
 # one core is left to the Python thread that builds the documents
 _WRITER_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
@@ -55,8 +63,6 @@ _META = "meta.json"
 _TANTIVY_DIR = "tantivy"
 _NAME_TOKENIZER = "paperboy_name"  # the default tokenizer plus accent folding: "Schölkopf"
 _CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.LG" == "cs.lg"
-_WORD = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps: runs of letters/digits
-_QUOTED = re.compile(r'"([^"]*)"')
 
 
 __all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexError", "UserQuery",
@@ -65,18 +71,6 @@ __all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexError", 
 
 class LexicalIndexError(Exception):
     """The lexical index cannot be written (locked by another process, or a malformed paper)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UserQuery:
-    """What a search box's text asks for: loose words (any may match) and exact phrases."""
-
-    terms: list[str]
-    phrases: list[str]
-
-    @property
-    def empty(self) -> bool:
-        return not self.terms and not self.phrases
 
 
 @dataclass(slots=True)
@@ -90,48 +84,6 @@ class LexicalHit:
     fuzzy: bool = False  # found only by the typo-tolerant fallback
 
 
-def parse_user_query(text: str) -> UserQuery:
-    """Split search-box text into lower-cased words and balanced "quoted phrases".
-
-    An unpaired quote is dropped; everything that is not a letter or digit separates words, so
-    query syntax (`title:`, `^2`, `~`, `*`, `[1 TO 2]`, `+`, `-`) is just punctuation, and
-    AND/OR/NOT are ordinary words. Keeps the first `MAX_TERMS` distinct words.
-    """
-    if text.count('"') % 2:
-        last = text.rfind('"')
-        text = text[:last] + " " + text[last + 1:]
-    phrases: list[str] = []
-
-    def take_phrase(match: re.Match[str]) -> str:
-        words = _words(match.group(1))[:MAX_PHRASE_WORDS]
-        phrase = " ".join(words)
-        if phrase and phrase not in phrases and len(phrases) < MAX_PHRASES:
-            phrases.append(phrase)
-        return " "
-
-    rest = _QUOTED.sub(take_phrase, text)
-    terms = list(dict.fromkeys(_words(rest)))[:MAX_TERMS]
-    return UserQuery(terms=terms, phrases=phrases)
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if len(w.encode()) < MAX_WORD_BYTES]
-
-
-def _analyzer(tokenizer: tantivy.Tokenizer, *filters: tantivy.Filter) -> tantivy.TextAnalyzer:
-    builder = TextAnalyzerBuilder(tokenizer)
-    for f in filters:
-        builder = builder.filter(f)
-    return builder.build()
-
-
-# The query side's copies of the index's analyzers: `_EN` is tantivy's built-in `en_stem`.
-_EN = _analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES), Filter.lowercase(),
-                Filter.stemmer("english"))
-_NAME = _analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES), Filter.lowercase(),
-                  Filter.ascii_fold())
-_CATEGORY = _analyzer(Tokenizer.raw(), Filter.lowercase())
-_STOP = _analyzer(Tokenizer.simple(), Filter.lowercase(), Filter.stopword("english"))
 
 
 def _schema() -> tantivy.Schema:
@@ -442,247 +394,6 @@ class LexicalIndex:
         return self._index
 
 
-# -- query assembly ----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Compiled:
-    query: Query  # exact words (any) and phrases (all), BM25 over title, abstract, authors
-    fuzzy: Query | None  # words within a small edit distance, phrases still exact
-    labels: list[tuple[str, Query]]  # each word and phrase as typed, and what matches it
-    typo_labels: list[tuple[str, Query]]  # the same, words also matching near spellings
-
-
-def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
-    """The tantivy queries for a parsed search; None when nothing in it can match."""
-    words: list[tuple[Occur, Query]] = []
-    labels: list[tuple[str, Query]] = []
-    typo_labels: list[tuple[str, Query]] = []
-    typos: list[tuple[Occur, Query]] = []
-    seen: set[tuple[str, str]] = set()
-    for term in parsed.terms:
-        clauses = [(Occur.Should, _boosted(Query.term_query(schema, field_name, token), boost))
-                   for field_name, token, boost in _field_tokens(term)]
-        words += [c for c, key in zip(clauses, _field_keys(term), strict=True) if key not in seen]
-        seen.update(_field_keys(term))
-        labels.append((term, Query.boolean_query(clauses)))
-        near = _typo_clauses(schema, term)
-        typos += near
-        typo_labels.append((term, Query.boolean_query(clauses + near)))
-    phrases: list[tuple[Occur, Query]] = []
-    for phrase in parsed.phrases:
-        per_field: list[tuple[Occur, Query]] = []
-        for field_name, analyzer, boost in (("title", _EN, TITLE_BOOST),
-                                            ("abstract", _EN, ABSTRACT_BOOST),
-                                            ("authors", _NAME, AUTHORS_BOOST)):
-            tokens: list[str | tuple[int, str]] = list(analyzer.analyze(phrase))
-            if not tokens:
-                continue
-            if len(tokens) == 1:
-                query = Query.term_query(schema, field_name, tokens[0])
-            else:
-                query = Query.phrase_query(schema, field_name, tokens)
-            per_field.append((Occur.Should, _boosted(query, boost)))
-        either = Query.boolean_query(per_field)
-        phrases.append((Occur.Must, either))
-        labels.append((phrase, either))
-        typo_labels.append((phrase, either))
-    if not words and not phrases:
-        return None
-    fuzzy = None
-    if typos:
-        # a typo hit needs a near spelling of some word; the words spelt right still rank it
-        fuzzy = Query.boolean_query(
-            words + phrases + [(Occur.Must, Query.boolean_query(typos))])
-    return _Compiled(query=Query.boolean_query(words + phrases), fuzzy=fuzzy, labels=labels,
-                     typo_labels=typo_labels)
-
-
-def _typo_clauses(schema: tantivy.Schema, term: str) -> list[tuple[Occur, Query]]:
-    """Near spellings of a word of 4 letters or more, as written (unstemmed)."""
-    if len(term) < 4:
-        return []
-    clauses = []
-    # one clause per distance up to the word's limit: a nearer spelling scores more
-    for distance in range(1, _typo_distance(term) + 1):
-        clauses.append((Occur.Should, _boosted(Query.fuzzy_term_query(
-            schema, "title_words", term, distance=distance), TITLE_BOOST)))
-        clauses.append((Occur.Should, Query.fuzzy_term_query(
-            schema, "abstract_words", term, distance=distance)))
-    return clauses
-
-
-def _field_tokens(term: str) -> list[tuple[str, str, float]]:
-    """(field, indexed token, boost) for each field a word is searched in."""
-    out = [(f, t, b) for f, b in (("title", TITLE_BOOST), ("abstract", ABSTRACT_BOOST))
-           for t in _EN.analyze(term)]
-    out += [("authors", t, AUTHORS_BOOST) for t in _NAME.analyze(term)]
-    return out
-
-
-def _field_keys(term: str) -> list[tuple[str, str]]:
-    return [(field_name, token) for field_name, token, _ in _field_tokens(term)]
-
-
-def _typo_distance(term: str) -> int:
-    return 1 if len(term) <= 7 else 2
-
-
-def _boosted(query: Query, boost: float) -> Query:
-    return query if boost == 1.0 else Query.boost_query(query, boost)
-
-
-def _filter_clauses(schema: tantivy.Schema, filters: Filters | None) -> list[Query]:
-    """Filters as zero-score clauses, so they select papers without changing BM25 scores."""
-    if filters is None or not filters.active:
-        return []
-    clauses = []
-    if filters.date_from is not None or filters.date_to is not None:
-        lower = _midnight(filters.date_from) if filters.date_from else None
-        upper = _midnight(filters.date_to + timedelta(days=1)) if filters.date_to else None
-        clauses.append(Query.range_query(schema, "published", tantivy.FieldType.Date,
-                                         lower, upper, include_upper=upper is None))
-    if filters.category is not None:
-        clauses.append(Query.term_query(schema, "categories",
-                                        (_CATEGORY.analyze(filters.category) or [""])[0]))
-    if filters.has_code is not None:
-        clauses.append(Query.term_query(schema, "has_code", filters.has_code))
-    return [Query.const_score_query(clause, 0.0) for clause in clauses]
-
-
-def _restricted(query: Query, restrict: list[Query]) -> Query:
-    if not restrict:
-        return query
-    return Query.boolean_query([(Occur.Must, query)] + [(Occur.Must, q) for q in restrict])
-
-
-def _matched_labels(searcher: tantivy.Searcher, schema: tantivy.Schema,
-                    labels: list[tuple[str, Query]],
-                    found: list[tuple[float, tantivy.DocAddress, bool]], ids: list[str],
-                    ) -> dict[str, list[str]]:
-    """{paper id: the labels whose query matches it}, asking the index once per label."""
-    matched: dict[str, list[str]] = {paper_id: [] for paper_id in ids}
-    where = {(a.segment_ord, a.doc): paper_id for (_, a, _), paper_id in zip(found, ids,
-                                                                              strict=True)}
-    among = Query.term_set_query(schema, "id", ids)
-    for label, query in labels:
-        result = searcher.search(Query.boolean_query([(Occur.Must, query), (Occur.Must, among)]),
-                                 limit=len(ids), count=False)
-        for _, address in result.hits:
-            paper_id = where.get((address.segment_ord, address.doc))
-            if paper_id is not None:
-                matched[paper_id].append(label)
-    return matched
-
-
-def _near_spellings(parsed: UserQuery, text: str) -> set[str]:
-    """The words of `text` that are near spellings of the user's words (not the same word)."""
-    words = set(_WORD.findall(text.lower()))
-    near: set[str] = set()
-    for term in parsed.terms:
-        if len(term) >= 4:
-            limit = _typo_distance(term)
-            near.update(w for w in words if w != term and _within_distance(term, w, limit))
-    return near
-
-
-def _within_distance(a: str, b: str, limit: int) -> bool:
-    """Damerau-Levenshtein (optimal string alignment) distance <= limit, as tantivy's fuzzy."""
-    if abs(len(a) - len(b)) > limit:
-        return False
-    before: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                value = min(value, before[j - 2] + 1)
-            current[j] = value
-        if min(current) > limit:
-            return False
-        before, previous = previous, current
-    return previous[-1] <= limit
-
-
-def _distinctive_terms(searcher: tantivy.Searcher, title: str, abstract: str,
-                       ) -> tuple[dict[str, float], dict[str, str]]:
-    """A paper's most distinctive stems, weighted by tf-idf (title words count double).
-
-    Returns ({stem: weight in (0, 1]}, {stem: the word as the paper writes it}).
-    """
-    frequency: Counter[str] = Counter()
-    surface: dict[str, str] = {}
-    for text, weight in ((title, 2), (abstract, 1)):
-        for word in _WORD.findall(text.lower()):
-            if len(word) < 3 or word.isdigit() or not _STOP.analyze(word):
-                continue
-            for stem in _EN.analyze(word):
-                frequency[stem] += weight
-                surface.setdefault(stem, word)
-    # As Lucene's MoreLikeThis: words the paper uses once are as often incidental ("thereby",
-    # "three") as topical; a title word (counted twice) or a repeated one says what it is about.
-    repeated = {stem: tf for stem, tf in frequency.items() if tf >= 2}
-    if len(repeated) >= 5:
-        frequency = Counter(repeated)
-    total = max(searcher.num_docs, 1)
-    scored = []
-    for stem, tf in frequency.items():
-        df = max(searcher.doc_freq("title", stem), searcher.doc_freq("abstract", stem))
-        if df <= 1 or df > max(5, total * MORE_LIKE_THIS_MAX_DF):
-            continue  # only this paper has the word, or so many that it says nothing
-        idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        scored.append(((1 + math.log(tf)) * idf, stem))
-    top = sorted(scored, reverse=True)[:MORE_LIKE_THIS_TERMS]
-    if not top:
-        return {}, {}
-    best = top[0][0]
-    return {stem: score / best for score, stem in top}, surface
-
-
-# -- snippets ----------------------------------------------------------------------------------
-
-
-def _snippets(searcher: tantivy.Searcher, query: Query, schema: tantivy.Schema,
-              field_name: str, max_chars: int) -> tantivy.SnippetGenerator:
-    generator = tantivy.SnippetGenerator.create(searcher, query, schema, field_name)
-    generator.set_max_num_chars(max_chars)
-    return generator
-
-
-def _marked(snippet: tantivy.Snippet, text: str, *, whole: bool) -> str:
-    """`text` (all of it, or the snippet's passage) HTML-escaped, matches in <mark>; "" if none.
-
-    tantivy's ranges are byte offsets into the UTF-8 text, relative to the passage.
-    """
-    marks = snippet.highlighted()
-    if not marks:
-        return ""
-    raw = text.encode()
-    passage = snippet.fragment_range()
-    start, end = (0, len(raw)) if whole else (passage.start, passage.end)
-    parts = ["…" if start > 0 else ""]
-    position = start
-    for mark in marks:
-        a, b = passage.start + mark.start, passage.start + mark.end
-        parts.append(_escape_bytes(raw[position:a]))
-        parts.append(f"<mark>{_escape_bytes(raw[a:b])}</mark>")
-        position = b
-    parts.append(_escape_bytes(raw[position:end]))
-    parts.append("…" if end < len(raw) else "")
-    return "".join(parts)
-
-
-def _escape_bytes(data: bytes) -> str:
-    return html.escape(data.decode("utf-8", errors="replace"))
-
-
-def _lead(text: str) -> str:
-    if len(text) <= SNIPPET_CHARS:
-        return html.escape(text)
-    return html.escape(text[:SNIPPET_CHARS].rsplit(" ", 1)[0]) + "…"
-
 
 # -- the folder --------------------------------------------------------------------------------
 
@@ -707,13 +418,3 @@ def _write_meta(path: Path, meta: dict[str, Any]) -> None:
     temporary = path / f".{_META}.tmp"
     temporary.write_text(json.dumps(meta), encoding="utf-8")
     os.replace(temporary, path / _META)
-
-
-def _utc(value: datetime | date) -> datetime:
-    if not isinstance(value, datetime):
-        return _midnight(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
