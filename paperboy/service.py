@@ -7,6 +7,7 @@ only counts papers never loads the model.
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from functools import cached_property
@@ -14,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from paperboy.embed import Embedder, EmbedderUnavailable
+from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.hybrid import Mode, Searcher, SearchResult
 from paperboy.index.lexical import LexicalIndex
@@ -68,6 +69,9 @@ class Paperboy:
         if self._embedder is None:
             if self._embedder_error is not None:
                 raise self._embedder_error
+            if m := re.fullmatch(r"hashing-(\d+)", self.settings.embedding_model):
+                self._embedder = HashingEmbedder(dim=int(m.group(1)))
+                return self._embedder
             from paperboy.embed.sentence import SentenceTransformerEmbedder
 
             try:

