@@ -7,7 +7,9 @@ index follows the stored vectors: ids missing from it are added, ids gone from t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -30,19 +32,26 @@ def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,
     if not total:
         return 0
     progress.start("indexing words", total=total, unit="papers")
-    done = 0
-    for batch in store.changed_since(watermark, batch=5000):
-        renamed = store.aliases_of([p["id"] for p in batch])
-        if renamed:  # papers that got a better id: drop their entries under the old one
-            lexical.delete(renamed)
-            if vectors is not None:
-                vectors.remove(renamed)
-        lexical.upsert(batch)
-        done += len(batch)
-        progress.update(done)
+    renamed: list[str] = []
+
+    def papers_to_index() -> Iterator[dict[str, Any]]:
+        done = 0
+        for batch in store.changed_since(watermark, batch=5000):
+            renamed.extend(store.aliases_of([p["id"] for p in batch]))
+            yield from batch
+            done += len(batch)
+            progress.update(done)
+
+    # One writer and one commit for the whole pass: committing every batch makes tantivy merge
+    # segments over and over, which dominates the time of a large (re)build.
+    indexed = lexical.upsert(papers_to_index())
+    if renamed:  # papers that got a better id: drop their entries under the old one
+        lexical.delete(renamed)
+        if vectors is not None:
+            vectors.remove(renamed)
     lexical.set_watermark(newest.isoformat())
     progress.finish()
-    return done
+    return indexed
 
 
 def sync_vectors(store: Store, index: VectorIndex, progress: Progress) -> int:
