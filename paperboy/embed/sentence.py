@@ -8,6 +8,7 @@ only when an embedder is built: the web app and the CLI start without them.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,22 +123,42 @@ def _unavailable(model: str, reason: str) -> EmbedderUnavailable:
     return EmbedderUnavailable(f"embedding model {model!r} is unavailable: {reason}", model=model)
 
 
-@contextmanager
-def _threads_for(count: int, device: str) -> Iterator[None]:
+class _QueryThreads:
     """One CPU thread for a query or two: splitting a tiny input across cores costs more in
     synchronisation than it saves (measured: ~15 ms with one thread, up to 500 ms with two on a
-    busy 2-core machine). Bulk batches keep every thread."""
-    if count > SMALL_BATCH or not device.startswith("cpu"):
-        yield
-        return
-    import torch
+    busy 2-core machine). Bulk batches keep every thread.
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    torch's thread count is process-wide, so overlapping small calls (web threads) share one
+    saved value and the last one out restores it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved = 0
+
+    @contextmanager
+    def __call__(self, count: int, device: str) -> Iterator[None]:
+        if count > SMALL_BATCH or not device.startswith("cpu"):
+            yield
+            return
+        import torch
+
+        with self._lock:
+            if self._active == 0:
+                self._saved = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    torch.set_num_threads(self._saved)
+
+
+_threads_for = _QueryThreads()
 
 
 def _torch_half() -> Any:
