@@ -211,7 +211,8 @@ class Searcher:
             return None
         ids = self.store.ids_with_title_key(key)
         if ids and filters.active:
-            ids = [i for i in ids if i in self.store.ids_matching(filters)]
+            allowed = self.store.ids_matching(filters)
+            ids = [i for i in ids if i in allowed]
         return ids[0] if ids else None
 
 
