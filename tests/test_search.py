@@ -188,3 +188,18 @@ def test_pagination_does_not_repeat_papers(service: Paperboy) -> None:
     first = [h.id for h in service.search("kernel", limit=10).hits]
     second = [h.id for h in service.search("kernel", limit=10, offset=10).hits]
     assert len(first) == len(second) == 10 and not set(first) & set(second)
+
+
+def test_word_index_holds_each_paper_once_after_updates_and_an_interrupted_pass(
+        service: Paperboy, tmp_path: Path) -> None:
+    assert service.lexical.count() == service.stats()["papers"]
+    # A newer version of a stored paper, and a listing paper that now gets an arXiv id.
+    newer = (FIXTURES / "arxiv_api_query.xml").read_text().replace(
+        "2202.12139v1", "2202.12139v2")
+    (tmp_path / "v2.xml").write_text(newer)
+    service.ingest([str(tmp_path / "v2.xml")])
+    assert service.lexical.count() == service.stats()["papers"]
+    (service.lexical.path / "sync-pending").touch()  # as if a pass died after a commit
+    service.ingest([str(FIXTURES / "arxiv_kaggle_snapshot.jsonl"), str(tmp_path / "v2.xml")])
+    assert service.lexical.count() == service.stats()["papers"]
+    assert len(service.search("2202.12139 testing deep learning", mode="lexical").hits) >= 1

@@ -153,14 +153,20 @@ class LexicalIndex:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def upsert(self, papers: Iterable[dict[str, Any]]) -> int:
-        """Index papers, replacing any earlier version of each id; returns how many."""
+    def upsert(self, papers: Iterable[dict[str, Any]], *,
+               is_new: Callable[[dict[str, Any]], bool] | None = None) -> int:
+        """Index papers, replacing any earlier version of each id; returns how many.
+
+        `is_new` tells which papers cannot be in the index yet: they are added without the
+        delete-by-id that a replacement needs, which tantivy must apply to every segment.
+        """
 
         def write(writer: tantivy.IndexWriter) -> int:
             n = 0
             for paper in papers:
                 doc = self._document(paper)
-                writer.delete_documents_by_term("id", paper["id"])
+                if is_new is None or not is_new(paper):
+                    writer.delete_documents_by_term("id", paper["id"])
                 writer.add_document(doc)
                 n += 1
             return n

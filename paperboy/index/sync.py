@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +19,8 @@ from paperboy.index.vectors import VectorIndex
 from paperboy.progress import Progress
 from paperboy.store import Store
 from paperboy.store.tables import papers
+
+COMMIT_EVERY = 50_000  # papers per tantivy commit in a sync pass
 
 
 def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,
@@ -33,23 +36,39 @@ def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,
         return 0
     progress.start("indexing words", total=total, unit="papers")
     renamed: list[str] = []
+    done = 0
 
     def papers_to_index() -> Iterator[dict[str, Any]]:
-        done = 0
+        nonlocal done
         for batch in store.changed_since(watermark, batch=5000):
             renamed.extend(store.aliases_of([p["id"] for p in batch]))
             yield from batch
             done += len(batch)
             progress.update(done)
 
-    # One writer and one commit for the whole pass: committing every batch makes tantivy merge
-    # segments over and over, which dominates the time of a large (re)build.
-    indexed = lexical.upsert(papers_to_index())
+    # A paper first stored after the last complete pass cannot be indexed yet, unless a pass
+    # was interrupted after one of its commits: then every paper is treated as a replacement.
+    pending = lexical.path / "sync-pending"
+    interrupted = pending.exists() and watermark is not None
+    pending.touch()
+
+    def is_new(paper: dict[str, Any]) -> bool:
+        return not interrupted and (watermark is None or paper["first_seen"] > watermark)
+
+    # Few, large commits: committing every small batch makes tantivy merge segments over and
+    # over, while one commit for millions of papers keeps every pending delete in memory.
+    papers_left = papers_to_index()
+    indexed = 0
+    if watermark is None:
+        lexical.clear()
+    while chunk := list(islice(papers_left, COMMIT_EVERY)):
+        indexed += lexical.upsert(chunk, is_new=is_new)
     if renamed:  # papers that got a better id: drop their entries under the old one
         lexical.delete(renamed)
         if vectors is not None:
             vectors.remove(renamed)
     lexical.set_watermark(newest.isoformat())
+    pending.unlink()
     progress.finish()
     return indexed
 
