@@ -55,7 +55,7 @@ from paperboy.models import Filters
 SCHEMA_VERSION = 1
 # A word in the title says more about a paper than one in its abstract. 1.5 scored best on
 # ../shared/eval both over the 194 listing papers and with the 33k corpus beside them.
-WRITER_HEAP_BYTES = 128_000_000
+WRITER_HEAP_BYTES = 64_000_000
 
 # one core is left to the Python thread that builds the documents
 _WRITER_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))

@@ -20,7 +20,7 @@ from paperboy.progress import Progress
 from paperboy.store import Store
 from paperboy.store.tables import papers
 
-COMMIT_EVERY = 50_000  # papers per tantivy commit in a sync pass
+COMMIT_EVERY = 10_000  # papers per tantivy commit in a sync pass
 
 
 def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,

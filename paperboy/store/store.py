@@ -124,7 +124,9 @@ class Store:
     def changed_since(self, watermark: datetime | None, *,
                       batch: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Papers changed after `watermark` (all when None), oldest change first, in batches."""
-        query = select(_papers).order_by(_papers.c.last_changed, _papers.c.id)
+        # Ordered by the indexed column alone, so the database walks its index instead of
+        # sorting every changed row (which at millions of rows costs memory and time).
+        query = select(_papers).order_by(_papers.c.last_changed)
         if watermark is not None:
             query = query.where(_papers.c.last_changed > watermark)
         with self.engine.connect() as conn:
