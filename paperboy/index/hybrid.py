@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from paperboy.embed import Embedder, EmbedderUnavailable
@@ -117,7 +118,9 @@ class Searcher:
             return result
 
         depth = min(max(100, offset + limit), MAX_DEPTH)
-        semantic = self._semantic(query, filters, depth, result.notices) \
+        # The ids passing the filters, asked of the store at most once per search.
+        allowed = cache(lambda: self.store.ids_matching(filters))
+        semantic = self._semantic(query, filters, allowed, depth, result.notices) \
             if mode != "lexical" else None
         lexical = self.lexical.search(query, limit=depth, filters=filters, explain=False) \
             if mode != "semantic" or semantic is None else []
@@ -133,7 +136,7 @@ class Searcher:
             ranked = reciprocal_rank_fusion({"lexical": [h.id for h in lexical],
                                              "semantic": [i for i, _ in semantic]},
                                             weights=FUSION_WEIGHTS)
-        exact = self._exact_title(query, filters)
+        exact = self._exact_title(query, filters, allowed)
         if exact:
             score = ranked[0][1] if ranked else 1.0
             ranked = [(exact, score)] + [r for r in ranked if r[0] != exact]
@@ -184,8 +187,8 @@ class Searcher:
                 result.hits.append(hit)
         return result
 
-    def _semantic(self, query: str, filters: Filters, depth: int,
-                  notices: list[str]) -> list[tuple[str, float]] | None:
+    def _semantic(self, query: str, filters: Filters, allowed: Callable[[], set[str]],
+                  depth: int, notices: list[str]) -> list[tuple[str, float]] | None:
         try:
             embedder = self._embedder()
         except EmbedderUnavailable as error:
@@ -202,17 +205,18 @@ class Searcher:
             notices.append(f"{papers - len(index):,} of {papers:,} papers have no vector yet and "
                            "are found by words only.")
         vector = embedder.embed([query])[0]
-        allowed = self.store.ids_matching(filters) if filters.active else None
-        return index.search(vector, limit=depth, allowed=allowed)
+        return index.search(vector, limit=depth,
+                            allowed=allowed() if filters.active else None)
 
-    def _exact_title(self, query: str, filters: Filters) -> str | None:
+    def _exact_title(self, query: str, filters: Filters,
+                     allowed: Callable[[], set[str]]) -> str | None:
         key = title_key(query)
         if len(key) < 8:  # a word or two is a topic, not a title
             return None
         ids = self.store.ids_with_title_key(key)
         if ids and filters.active:
-            allowed = self.store.ids_matching(filters)
-            ids = [i for i in ids if i in allowed]
+            passing = allowed()
+            ids = [i for i in ids if i in passing]
         return ids[0] if ids else None
 
 
