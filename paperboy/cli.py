@@ -6,6 +6,7 @@ import json
 import sys
 import tempfile
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,14 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from paperboy.console import RichProgress, err, hits_table, out, summary_table
+from paperboy.console import (
+    RichProgress,
+    err,
+    hits_table,
+    out,
+    summary_table,
+    trending_table,
+)
 from paperboy.embed import EmbedderUnavailable
 from paperboy.index.hybrid import MODES, PaperNotFound
 from paperboy.ingest.runner import StrictStop
@@ -176,6 +184,59 @@ def similar(
         print(json.dumps([hit.as_dict() for hit in result.hits], ensure_ascii=False))
     else:
         out.print(hits_table(result))
+
+
+class WindowName(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+@app.command("trending")
+def trending_command(
+    ctx: typer.Context,
+    window: Annotated[WindowName, typer.Option(help="How far back to look.")] = WindowName.week,
+    category: CategoryOption = None,
+    at: Annotated[datetime | None, typer.Option(
+        "--at", formats=["%Y-%m-%d"],
+        help="Show the list as it stood at the end of this day (UTC).")] = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Papers gaining upvotes and stars fastest, each with the numbers behind its place."""
+    entries = _service(ctx).trending(window=window.value, day=at.date() if at else None,
+                                     category=category, limit=limit)
+    if as_json:
+        print(json.dumps([entry.as_dict() for entry in entries], ensure_ascii=False))
+        return
+    out.print(trending_table(entries, window.value))
+
+
+signals_app = typer.Typer(no_args_is_help=True, help="Signals that rank trending papers.")
+app.add_typer(signals_app, name="signals")
+
+
+@signals_app.command("refresh")
+def signals_refresh(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Check at most this many repositories, least recently checked first.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch the GitHub stars of every code repository papers link to."""
+    summary = _service(ctx).refresh_stars(limit=limit)
+    if as_json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        out.print(f"Checked {summary.repositories:,} repositories: {summary.updated:,} with new "
+                  f"star counts, {summary.unchanged:,} unchanged, {summary.moved:,} moved, "
+                  f"{summary.gone:,} gone, {summary.failed:,} failed"
+                  + (f" ({summary.skipped_gone:,} known gone, skipped)"
+                     if summary.skipped_gone else "") + ".")
+        for error in summary.errors:
+            err.print(f"[red]failed:[/] {error}", highlight=False)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from rich.text import Text
 from paperboy.index.hybrid import SearchResult
 from paperboy.ingest.remote import is_remote
 from paperboy.ingest.runner import SourceSummary
+from paperboy.signals.trending import TrendingEntry
 
 err = Console(stderr=True)
 out = Console()
@@ -109,4 +110,17 @@ def hits_table(result: SearchResult) -> Table:
         if hit.semantic_rank:
             why.append(f"meaning #{hit.semantic_rank} (cos {hit.similarity:.2f})")
         table.add_row(str(n), f"[bold]{hit.title}[/]\n[dim]{hit.id}", "\n".join(why))
+    return table
+
+
+def trending_table(entries: list[TrendingEntry], window: str) -> Table:
+    table = Table(title=f"Trending this {window}" if entries else
+                  f"Nothing trending this {window}: no upvotes or stars in the window")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("paper")
+    table.add_column("score", justify="right")
+    table.add_column("why", style="dim")
+    for entry in entries:
+        table.add_row(str(entry.rank), f"[bold]{entry.title}[/]\n[dim]{entry.id}",
+                      f"{entry.score:.2f}", entry.explanation)
     return table

@@ -24,6 +24,17 @@ class Version:
         return int(self.label.lstrip("v")) if self.label.lstrip("v").isdigit() else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A total a source observed at a moment: a paper's Hugging Face upvotes, its code
+    repository's stars. Trending ranks papers by how these totals grow (signals/trending.py)."""
+
+    kind: str  # "hf_upvotes" | "stars"
+    key: str  # owner/name for stars, "" for Hugging Face upvotes
+    at: datetime
+    value: int
+
+
 @dataclass(slots=True)
 class Links:
     """Where to read a paper: abstract page, PDF, code repositories, project page."""
@@ -60,6 +71,7 @@ class PaperRecord:
     license: str | None = None
     links: Links = field(default_factory=Links)
     extras: dict[str, Any] = field(default_factory=dict)
+    signals: list[Signal] = field(default_factory=list)  # trending totals the source reported
 
     @property
     def version(self) -> int:

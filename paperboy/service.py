@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -18,13 +18,16 @@ from typing import Any
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.hybrid import Mode, Searcher, SearchResult
-from paperboy.index.lexical import LexicalIndex
-from paperboy.index.sync import sync_lexical, sync_vectors
+from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy
+from paperboy.index.sync import following_ingest, sync_lexical, sync_vectors
 from paperboy.index.vectors import HnswIndex, VectorIndex
 from paperboy.ingest.runner import SourceSummary, ingest
 from paperboy.models import Filters
 from paperboy.progress import Progress, Silent
 from paperboy.settings import Settings
+from paperboy.signals.github import GitHubStars
+from paperboy.signals.refresh import RefreshSummary, refresh_stars, waiting_note
+from paperboy.signals.trending import TrendingEntry, trending
 from paperboy.store import Store
 
 
@@ -57,7 +60,11 @@ class Paperboy:
     @cached_property
     def lexical(self) -> LexicalIndex:
         index = LexicalIndex.open(self.index_dir / "lexical")
-        sync_lexical(self.store, index, self.progress)
+        try:
+            sync_lexical(self.store, index, self.progress)
+        except LexicalIndexBusy:
+            self.progress.note("another paperboy process is updating the word index; "
+                               "searching it as it is")
         return index
 
     @property
@@ -116,15 +123,17 @@ class Paperboy:
 
     def ingest(self, sources: list[str], *, strict: bool = False, since: date | None = None,
                until: date | None = None) -> list[SourceSummary]:
-        """Ingest sources, then make the new papers searchable by words at once."""
-        summaries = ingest(self.store, sources, settings=self.settings, progress=self.progress,
-                           strict=strict, since=since, until=until)
+        """Ingest sources; their papers are searchable by words when it returns."""
         self._papers = None
-        if "lexical" in self.__dict__:
+        if strict:  # nothing is committed before the end, so the words follow afterwards
+            summaries = ingest(self.store, sources, settings=self.settings,
+                               progress=self.progress, strict=True, since=since, until=until)
             sync_lexical(self.store, self.lexical, self.progress, vectors=self._vectors)
-        else:
-            self.lexical  # noqa: B018 - opening the index brings it up to date
-        return summaries
+            return summaries
+        with following_ingest(self.store, self.lexical, self.progress,
+                              vectors=self._vectors) as committed:
+            return ingest(self.store, sources, settings=self.settings, progress=self.progress,
+                          since=since, until=until, on_commit=committed)
 
     def embed(self, *, limit: int | None = None) -> EmbedSummary:
         embedder = self.embedder()
@@ -167,3 +176,20 @@ class Paperboy:
     def similar(self, paper_id: str, *, limit: int = 20,
                 filters: Filters | None = None) -> SearchResult:
         return self.searcher.similar(paper_id, limit=limit, filters=filters)
+
+    def trending(self, *, window: str = "week", day: date | None = None,
+                 category: str | None = None, limit: int = 100,
+                 now: datetime | None = None) -> list[TrendingEntry]:
+        """The trending papers for a window, as they stand now or stood at the end of `day`."""
+        return trending(self.store.signals, self.store.papers_by_ids, window=window, day=day,
+                        category=category, limit=limit, now=now)
+
+    def refresh_stars(self, *, limit: int | None = None) -> RefreshSummary:
+        """A star snapshot of every code repository the stored papers link to."""
+        with GitHubStars(api_url=self.settings.github_api_url,
+                         token=self.settings.github_token or None,
+                         timeout_s=self.settings.http_timeout_s,
+                         retries=self.settings.http_retries,
+                         backoff_s=self.settings.http_backoff_s,
+                         on_wait=waiting_note(self.progress)) as checker:
+            return refresh_stars(self.store, checker, self.progress, limit=limit)

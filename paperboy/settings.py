@@ -48,6 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s2_url", "https://api.semanticscholar.org/graph/v1", "Semantic Scholar Graph API."),
     Setting("s2_api_key", "", "Semantic Scholar API key (optional). Environment only."),
     Setting("fetch_limit", 1000, "Most papers one remote search source fetches per ingest."),
+    Setting("github_api_url", "https://api.github.com", "GitHub REST API, for repository stars."),
+    Setting("github_token", "", "GitHub token (optional; raises the rate limit from 60 to 5,000 "
+            "requests an hour). Environment only; GITHUB_TOKEN is read too."),
 )
 
 
@@ -70,6 +73,8 @@ class Settings:
     s2_url: str
     s2_api_key: str
     fetch_limit: int
+    github_api_url: str
+    github_token: str
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -81,6 +86,8 @@ class Settings:
             if raw is None:
                 raw = env.get(setting.env, setting.default)
             values[setting.name] = _coerce(setting, raw)
+        if not values["github_token"]:
+            values["github_token"] = env.get("GITHUB_TOKEN", "")
         values["home"] = Path(values["home"]).expanduser()
         return cls(**values)
 

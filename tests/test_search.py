@@ -7,7 +7,7 @@ model is exercised by test_search_quality.py and test_embed.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from conftest import FIXTURES, LISTING, make_settings
 
 from paperboy.embed import EmbedderUnavailable, HashingEmbedder
 from paperboy.index.hybrid import PaperNotFound
-from paperboy.models import Filters
+from paperboy.models import Filters, PaperRecord
 from paperboy.service import Paperboy
 
 SOURCES = [str(LISTING), str(FIXTURES / "arxiv_kaggle_snapshot.jsonl"),
@@ -162,6 +162,32 @@ def test_new_papers_are_searchable_by_words_right_after_ingest(service: Paperboy
     service.ingest([str(FIXTURES / "arxiv_api_query_legacy.xml")])
     hit = service.search("Luttinger liquid helium nanopores", mode="lexical").hits[0]
     assert hit.id == "1201.4869"
+
+
+def test_papers_another_writer_stored_meanwhile_are_indexed_by_the_next_ingest(
+        service: Paperboy) -> None:
+    walrus = PaperRecord(source="kaggle", position="line 1", arxiv_id="2611.00001",
+                         title="Walrus echolocation under sea ice", abstract="Clicks and whistles.")
+    with service.store.transaction() as conn:  # as another process would: the index untouched
+        service.store.write(conn, [walrus], datetime.now(UTC))
+    service.ingest([str(FIXTURES / "arxiv_api_query_legacy.xml")])
+    assert [h.id for h in service.search("walrus echolocation", mode="lexical").hits] == [
+        "2611.00001"]
+    assert service.search("Luttinger liquid helium nanopores", mode="lexical").hits
+    assert service.lexical.count() == service.stats()["papers"]
+
+
+def test_search_works_while_another_process_holds_the_word_index(service: Paperboy) -> None:
+    walrus = PaperRecord(source="kaggle", position="line 1", arxiv_id="2611.00001",
+                         title="Walrus echolocation under sea ice")
+    with service.store.transaction() as conn:
+        service.store.write(conn, [walrus], datetime.now(UTC))
+    second = Paperboy(service.settings, embedder=HashingEmbedder(dim=64))
+    with service.lexical.writer():  # e.g. a long ingest in another process
+        assert second.search("kernel thinning", mode="lexical").hits
+    second.close()
+    service.ingest([])
+    assert service.search("walrus echolocation", mode="lexical").hits
 
 
 def test_reindex_rebuilds_from_the_store(service: Paperboy) -> None:

@@ -36,7 +36,7 @@ def test_every_fixture_together_gives_278_papers_and_again_adds_none(service: Pa
 
 def _write(service: Paperboy, *records: PaperRecord) -> list[str]:
     with service.store.transaction() as conn:
-        return service.store.write(conn, list(records), NOW)
+        return service.store.write(conn, list(records), NOW).outcomes
 
 
 def _listing_record() -> PaperRecord:

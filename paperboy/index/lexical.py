@@ -19,7 +19,8 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,16 @@ _NAME_TOKENIZER = "paperboy_name"  # the default tokenizer plus accent folding: 
 _CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.LG" == "cs.lg"
 
 
-__all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexError", "UserQuery",
-           "parse_user_query"]
+__all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexBusy", "LexicalIndexError",
+           "LexicalWriter", "UserQuery", "parse_user_query"]
 
 
 class LexicalIndexError(Exception):
     """The lexical index cannot be written (locked by another process, or a malformed paper)."""
+
+
+class LexicalIndexBusy(LexicalIndexError):
+    """Another writer (usually another paperboy process) holds the index's lock."""
 
 
 @dataclass(slots=True)
@@ -105,18 +110,18 @@ def _schema() -> tantivy.Schema:
 class LexicalIndex:
     """A tantivy index in one folder; open with `LexicalIndex.open(path)`.
 
-    Writes take the folder's writer lock for the length of one call, so another process can
-    index between calls; each call commits once and is visible to searches when it returns.
+    Writes take the folder's writer lock for the length of one call (or one `writer()` block),
+    so another process can index between them; what they write is visible to searches when they
+    return. The watermark is read from disk each time, as another process may have moved it.
     """
 
-    def __init__(self, path: Path, index: tantivy.Index, meta: dict[str, Any], *,
+    def __init__(self, path: Path, index: tantivy.Index, *,
                  rebuilt_fresh: bool, rebuilt_reason: str | None) -> None:
         self.path = path
         self.rebuilt_fresh = rebuilt_fresh
         self.rebuilt_reason = rebuilt_reason  # why the folder was recreated, for the log
         self._index: tantivy.Index | None = index
         self._schema = index.schema
-        self._meta = meta
         self._lock = threading.Lock()
 
     @classmethod
@@ -134,13 +139,10 @@ class LexicalIndex:
             shutil.rmtree(path / _TANTIVY_DIR, ignore_errors=True)
             (path / _TANTIVY_DIR).mkdir()
             index = tantivy.Index(_schema(), path=str(path / _TANTIVY_DIR), reuse=False)
-            meta: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "watermark": None}
-            _write_meta(path, meta)
-        else:
-            meta = json.loads((path / _META).read_text(encoding="utf-8"))
+            _write_meta(path, {"schema_version": SCHEMA_VERSION, "watermark": None})
         index.register_tokenizer(_NAME_TOKENIZER, _NAME)
         index.register_tokenizer(_CATEGORY_TOKENIZER, _CATEGORY)
-        return cls(path, index, meta, rebuilt_fresh=reason is not None, rebuilt_reason=reason)
+        return cls(path, index, rebuilt_fresh=reason is not None, rebuilt_reason=reason)
 
     def __enter__(self) -> LexicalIndex:
         return self
@@ -160,90 +162,56 @@ class LexicalIndex:
         `is_new` tells which papers cannot be in the index yet: they are added without the
         delete-by-id that a replacement needs, which tantivy must apply to every segment.
         """
-
-        def write(writer: tantivy.IndexWriter) -> int:
-            n = 0
-            for paper in papers:
-                doc = self._document(paper)
-                if is_new is None or not is_new(paper):
-                    writer.delete_documents_by_term("id", paper["id"])
-                writer.add_document(doc)
-                n += 1
-            return n
-
-        return self._write(write)
+        with self.writer() as writer:
+            return writer.upsert(papers, is_new=is_new)
 
     def delete(self, ids: Iterable[str]) -> None:
-        def write(writer: tantivy.IndexWriter) -> int:
-            for paper_id in ids:
-                writer.delete_documents_by_term("id", paper_id)
-            return 0
+        with self.writer() as writer:
+            writer.delete(ids)
 
-        self._write(write)
+    @contextmanager
+    def writer(self) -> Iterator[LexicalWriter]:
+        """A writer holding the folder's lock until the block ends, when it commits.
+
+        Documents become searchable at each `commit()` and at the end; an exception rolls back
+        what was written since the last commit.
+        """
+        index = self._open_index()
+        with self._lock:
+            try:
+                raw = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=_WRITER_THREADS)
+            except ValueError as exc:
+                raise LexicalIndexBusy(
+                    f"cannot write the lexical index at {self.path}: {exc}; is another "
+                    "paperboy process indexing? Try again when it has finished") from exc
+            writer = LexicalWriter(raw, index)
+            try:
+                yield writer
+                writer.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                raw.wait_merging_threads()
+            index.reload()
 
     def clear(self) -> None:
         """Remove every document; the watermark goes back to None (nothing is indexed)."""
 
-        def write(writer: tantivy.IndexWriter) -> int:
-            writer.delete_all_documents()
-            return 0
-
-        self._write(write)
+        with self.writer() as writer:
+            writer.raw.delete_all_documents()
         self.set_watermark(None)
 
     @property
     def watermark(self) -> str | None:
-        return self._meta.get("watermark")
+        meta = json.loads((self.path / _META).read_text(encoding="utf-8"))
+        return meta.get("watermark")
 
     def set_watermark(self, value: str | None) -> None:
-        self._meta = {**self._meta, "watermark": value}
-        _write_meta(self.path, self._meta)
+        _write_meta(self.path, {"schema_version": SCHEMA_VERSION, "watermark": value})
 
     def count(self) -> int:
         return self._searcher().num_docs
-
-    def _write(self, action: Callable[[tantivy.IndexWriter], int]) -> int:
-        index = self._open_index()
-        with self._lock:
-            try:
-                writer = index.writer(heap_size=WRITER_HEAP_BYTES,
-                                      num_threads=_WRITER_THREADS)
-            except ValueError as exc:
-                raise LexicalIndexError(
-                    f"cannot write the lexical index at {self.path}: {exc}; is another "
-                    "paperboy process indexing? Try again when it has finished") from exc
-            try:
-                n = action(writer)
-                writer.commit()
-            except BaseException:
-                writer.rollback()
-                raise
-            finally:
-                writer.wait_merging_threads()
-            index.reload()
-        return n
-
-    def _document(self, paper: dict[str, Any]) -> tantivy.Document:
-        try:
-            title, abstract = paper.get("title") or "", paper.get("abstract") or ""
-            doc = tantivy.Document()
-            doc.add_text("id", paper["id"])
-            doc.add_text("title", title)
-            doc.add_text("title_words", title)
-            doc.add_text("abstract", abstract)
-            doc.add_text("abstract_words", abstract)
-            for author in paper.get("authors") or ():
-                doc.add_text("authors", author)
-            for category in paper.get("categories") or ():
-                doc.add_text("categories", category)
-            published = paper.get("published")
-            if published is not None:
-                doc.add_date("published", _utc(published))
-            doc.add_boolean("has_code", bool((paper.get("links") or {}).get("code")))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise LexicalIndexError(f"paper {paper.get('id')!r} cannot be indexed: {exc!r}") \
-                from exc
-        return doc
 
     # -- searching -------------------------------------------------------------------------
 
@@ -399,6 +367,57 @@ class LexicalIndex:
             raise LexicalIndexError(f"the lexical index at {self.path} is closed")
         return self._index
 
+
+
+class LexicalWriter:
+    """Adds and deletes documents inside `LexicalIndex.writer()`; see there."""
+
+    def __init__(self, raw: tantivy.IndexWriter, index: tantivy.Index) -> None:
+        self.raw = raw
+        self._index = index
+
+    def upsert(self, papers: Iterable[dict[str, Any]], *,
+               is_new: Callable[[dict[str, Any]], bool] | None = None) -> int:
+        n = 0
+        for paper in papers:
+            doc = _document(paper)
+            if is_new is None or not is_new(paper):
+                self.raw.delete_documents_by_term("id", paper["id"])
+            self.raw.add_document(doc)
+            n += 1
+        return n
+
+    def delete(self, ids: Iterable[str]) -> None:
+        for paper_id in ids:
+            self.raw.delete_documents_by_term("id", paper_id)
+
+    def commit(self) -> None:
+        """Make everything written so far searchable (and durable)."""
+        self.raw.commit()
+        self._index.reload()
+
+
+def _document(paper: dict[str, Any]) -> tantivy.Document:
+    try:
+        title, abstract = paper.get("title") or "", paper.get("abstract") or ""
+        doc = tantivy.Document()
+        doc.add_text("id", paper["id"])
+        doc.add_text("title", title)
+        doc.add_text("title_words", title)
+        doc.add_text("abstract", abstract)
+        doc.add_text("abstract_words", abstract)
+        for author in paper.get("authors") or ():
+            doc.add_text("authors", author)
+        for category in paper.get("categories") or ():
+            doc.add_text("categories", category)
+        published = paper.get("published")
+        if published is not None:
+            doc.add_date("published", _utc(published))
+        doc.add_boolean("has_code", bool((paper.get("links") or {}).get("code")))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise LexicalIndexError(f"paper {paper.get('id')!r} cannot be indexed: {exc!r}") \
+            from exc
+    return doc
 
 
 # -- the folder --------------------------------------------------------------------------------

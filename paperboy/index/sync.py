@@ -1,26 +1,34 @@
 """Keeping the derived indexes in step with the store, incrementally or from scratch.
 
 The store is the truth. The lexical index follows papers by their `last_changed` time (its
-watermark moves only after a complete pass, so an interrupted pass is simply redone). The vector
-index follows the stored vectors: ids missing from it are added, ids gone from the store removed.
+watermark moves only after a complete pass, so an interrupted pass is simply redone). During an
+ingest run it follows the run itself (`following_ingest`): each committed chunk is indexed from
+the rows it stored while the next chunk is parsed, and a last pass picks up what other writers
+changed meanwhile. The vector index follows the stored vectors: ids missing from it are added,
+ids gone from the store removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
 
-from paperboy.index.lexical import LexicalIndex
+from paperboy.index.lexical import LexicalIndex, LexicalWriter
 from paperboy.index.vectors import VectorIndex
 from paperboy.progress import Progress
-from paperboy.store import Store
+from paperboy.store import Store, Written
 from paperboy.store.tables import papers
 
 COMMIT_EVERY = 10_000  # papers per tantivy commit in a sync pass
+# While following an ingest run: each commit waits for tantivy to catch up with the parser,
+# so fewer commits overlap more (200k papers: 3,210/s at 10k, 3,550/s at 50k).
+FOLLOW_COMMIT_EVERY = 50_000
+_PENDING = "sync-pending"  # present while a pass runs: its commits are not all in the watermark
 
 
 def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,
@@ -48,7 +56,7 @@ def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,
 
     # A paper first stored after the last complete pass cannot be indexed yet, unless a pass
     # was interrupted after one of its commits: then every paper is treated as a replacement.
-    pending = lexical.path / "sync-pending"
+    pending = lexical.path / _PENDING
     interrupted = pending.exists() and watermark is not None
     pending.touch()
 
@@ -92,3 +100,62 @@ def sync_vectors(store: Store, index: VectorIndex, progress: Progress) -> int:
     if gone or missing:
         index.save()
     return len(gone) + len(missing)
+
+
+@contextmanager
+def following_ingest(store: Store, lexical: LexicalIndex, progress: Progress, *,
+                     vectors: VectorIndex | None = None) -> Iterator[Callable[[Written], None]]:
+    """Yield the callback an ingest run gives what each chunk committed; index it as it comes.
+
+    tantivy indexes on its own thread while the run parses the next chunk, so the words cost
+    the run little. Leaving the block indexes what other writers changed since the watermark
+    (only the rows whose change time is not one of this run's) and moves the watermark.
+    """
+    watermark = datetime.fromisoformat(lexical.watermark) if lexical.watermark else None
+    pending = lexical.path / _PENDING
+    interrupted = pending.exists() and watermark is not None
+    pending.touch()
+    ours: set[datetime] = set()  # this run's change times (one per chunk)
+    with lexical.writer() as writer:
+        since_commit = 0
+
+        def committed(written: Written) -> None:
+            nonlocal since_commit
+            ours.update(row["last_changed"] for row in written.inserted + written.updated)
+            writer.upsert(written.inserted, is_new=lambda _: True)  # new to the store
+            writer.upsert(written.updated)
+            writer.delete(written.retired)
+            if vectors is not None and written.retired:
+                vectors.remove(written.retired)
+            since_commit += len(written.inserted) + len(written.updated)
+            if since_commit >= FOLLOW_COMMIT_EVERY:
+                writer.commit()
+                since_commit = 0
+
+        yield committed
+        progress.start("indexing words", total=None, unit="papers")
+        newest = _catch_up(store, writer, watermark, ours, interrupted, vectors)
+    if newest is not None:
+        lexical.set_watermark(newest.isoformat())
+    pending.unlink()
+    progress.finish()
+
+
+def _catch_up(store: Store, writer: LexicalWriter, watermark: datetime | None,
+              ours: set[datetime], interrupted: bool,
+              vectors: VectorIndex | None) -> datetime | None:
+    """Index papers changed after `watermark` at times not in `ours`; the newest change time."""
+    newest = None
+    for batch in store.change_times(watermark):
+        newest = batch[-1][1]
+        others = [paper_id for paper_id, changed in batch if changed not in ours]
+        if not others:
+            continue
+        rows = store.papers_by_ids(others).values()
+        writer.upsert(rows, is_new=lambda paper: not interrupted and (
+            watermark is None or paper["first_seen"] > watermark))
+        renamed = store.aliases_of(others)
+        writer.delete(renamed)
+        if vectors is not None and renamed:
+            vectors.remove(renamed)
+    return newest

@@ -3,6 +3,9 @@
 Without `strict`, each chunk commits on its own (with its resume state), a malformed record is
 counted and reported with its place, and the run goes on. With `strict`, the whole run is one
 transaction and the first failure rolls it back, leaving the store exactly as it was.
+
+`on_commit` sees what each chunk stored right after it commits (so derived indexes can follow
+the run as it goes); in strict mode nothing commits before the end, and it is not called.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from paperboy.ingest.remote import RemoteSource, is_remote
 from paperboy.models import PaperRecord, RecordError, SourceError
 from paperboy.progress import Progress
 from paperboy.settings import Settings
-from paperboy.store import Store
+from paperboy.store import Store, Written
 
 MAX_REPORTED_ERRORS = 50
 
@@ -57,9 +60,11 @@ class StrictStop(Exception):
 def ingest(store: Store, sources: list[str], *, settings: Settings, progress: Progress,
            strict: bool = False, since: date | None = None, until: date | None = None,
            clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+           on_commit: Callable[[Written], None] | None = None,
            ) -> list[SourceSummary]:
     """Ingest each source in turn; one summary per source, in order."""
-    run = _Run(store, settings, progress, strict, clock, since, until)
+    run = _Run(store, settings, progress, strict, clock, since, until,
+               None if strict else on_commit)
     if not strict:
         return run.all(sources, store.transaction)
     with store.transaction() as connection:
@@ -75,6 +80,7 @@ class _Run:
     clock: Callable[[], datetime]
     since: date | None
     until: date | None
+    on_commit: Callable[[Written], None] | None
     summaries: list[SourceSummary] = field(default_factory=list)
 
     def all(self, sources: list[str],
@@ -86,7 +92,9 @@ class _Run:
                 summary.format, chunks = self._open(source)
                 for chunk in chunks:
                     with transaction() as connection:
-                        self._write(connection, chunk, summary)
+                        written = self._write(connection, chunk, summary)
+                    if written is not None and self.on_commit is not None:
+                        self.on_commit(written)
             except SourceError as error:
                 summary.fail(str(error) if str(error).startswith(source) else
                              f"{source}: {error}")
@@ -102,7 +110,8 @@ class _Run:
                           checkpoint=self.store.state)
         return file.format, file.chunks(self.progress)
 
-    def _write(self, connection: Connection, chunk: Chunk, summary: SourceSummary) -> None:
+    def _write(self, connection: Connection, chunk: Chunk,
+               summary: SourceSummary) -> Written | None:
         records: list[PaperRecord] = []
         for item in chunk.items:
             if isinstance(item, RecordError):
@@ -111,7 +120,8 @@ class _Run:
             else:
                 records.append(item)
         now = self.clock()
-        for outcome in self.store.write(connection, records, now) if records else []:
+        written = self.store.write(connection, records, now) if records else None
+        for outcome in written.outcomes if written else []:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
         for key, value in chunk.state:
             if value is None:
@@ -120,6 +130,7 @@ class _Run:
                 self.store.set_state(connection, key, value, now)
         if chunk.done is not None:
             self.progress.update(chunk.done)
+        return written
 
     def _stop_if_strict(self, summary: SourceSummary) -> None:
         if self.strict:

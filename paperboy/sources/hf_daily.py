@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from typing import Any
 
-from paperboy.models import Links, PaperRecord, RecordError, SourceError
+from paperboy.models import Links, PaperRecord, RecordError, Signal, SourceError
+from paperboy.signals.github import repo_name
 from paperboy.sources._text import (
     arxiv_links,
     clean,
@@ -115,7 +117,21 @@ def _record(entry: Any, position: str) -> PaperRecord | RecordError:
             project=project,
         ),
         extras={NAME: extras},
+        signals=_signals(daily, extras["upvotes"], github_repo, extras["github_stars"]),
     )
+
+
+def _signals(daily: datetime | None, upvotes: int, repo_url: str | None,
+             stars: int | None) -> list[Signal]:
+    """The upvote count, and the repository's stars, as they stood on the paper's daily date."""
+    if daily is None:
+        return []
+    day = datetime.combine(daily.date(), time.min, tzinfo=UTC)
+    signals = [Signal("hf_upvotes", "", day, upvotes)]
+    repo = repo_name(repo_url) if repo_url else None
+    if repo and stars is not None:
+        signals.append(Signal("stars", repo, day, stars))
+    return signals
 
 
 def _str(value: Any) -> str | None:

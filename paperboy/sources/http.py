@@ -7,7 +7,9 @@ attempts. Everything a polite, robust harvester needs lives here, so fetchers st
 - transient failures (5xx, 429, connection errors, timeouts, a body cut short) are retried with
   capped exponential backoff, or after the server's ``Retry-After`` when it sends one;
 - other 4xx fail at once, keeping the body, because some APIs (arXiv) explain errors in it;
-- ``min_interval_s`` spaces out requests to one host (arXiv asks for one every 3 seconds).
+- ``min_interval_s`` spaces out requests to one host (arXiv asks for one every 3 seconds);
+- a fetcher whose API answers with statuses (GitHub: 304, 301, 403, 404) names them in
+  ``pass_statuses`` and gets those responses back as they are, neither raised nor retried.
 
 Waiting goes through the `sleep`/`clock` seams and is announced through `on_wait`, so tests run
 without real sleeps and the CLI can show why it is pausing.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -190,9 +192,22 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
+        pass_statuses: Collection[int] = (),
     ) -> httpx.Response:
-        """GET `url` and return the fully read 2xx/304 response, or raise FetchError."""
-        return self._request("GET", url, params=params, headers=headers)
+        """GET `url` and return the fully read 2xx/304 response, or raise FetchError.
+
+        Responses whose status is in `pass_statuses` are returned too, without a retry; with
+        `follow_redirects=False` a redirect is an error unless its status is passed.
+        """
+        return self._request(
+            "GET",
+            url,
+            params=params,
+            headers=headers,
+            follow_redirects=follow_redirects,
+            pass_statuses=pass_statuses,
+        )
 
     def post(
         self,
@@ -217,6 +232,8 @@ class HttpClient:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         json: Any = None,
+        follow_redirects: bool = True,
+        pass_statuses: Collection[int] = (),
     ) -> httpx.Response:
         request = self._client.build_request(
             method, url, params=params, headers=headers, json=json
@@ -228,7 +245,7 @@ class HttpClient:
             self._wait_for_slot(host)
             try:
                 # send() without stream=True reads the whole body, so a short body raises here.
-                response = self._client.send(request)
+                response = self._client.send(request, follow_redirects=follow_redirects)
             except _RETRYABLE_ERRORS as exc:
                 what = _describe_error(exc, self.timeout_s)
                 if attempt + 1 == attempts:
@@ -250,7 +267,7 @@ class HttpClient:
                 ) from exc
 
             status = response.status_code
-            if 200 <= status < 300 or status == 304:
+            if 200 <= status < 300 or status == 304 or status in pass_statuses:
                 return response
             what = _describe_response(response)
             retryable = status >= 500 or status == 429

@@ -16,6 +16,16 @@ from paperboy.store.merge import TITLE_KEY_LENGTH, empty_row, merge
 
 Outcome = Literal["added", "updated", "unchanged"]
 
+
+@dataclass
+class Written:
+    """What one write did: an outcome per record, and the rows it stored, as stored."""
+
+    outcomes: list[Outcome]
+    inserted: list[dict[str, Any]]
+    updated: list[dict[str, Any]]
+    retired: list[str]  # ids replaced by a better id (they stay resolvable as aliases)
+
 _papers = tables.papers
 
 
@@ -84,7 +94,13 @@ class Batch:
         self._index(handle)
         return "updated"
 
-    def flush(self, conn: Connection) -> None:
+    def paper_id(self, record: PaperRecord) -> str:
+        """The id of the paper an added record ended up in (after every record was added)."""
+        handle = self._find(record)
+        assert handle is not None, "paper_id() is for records this batch added"
+        return str(self.rows[handle]["id"])
+
+    def flush(self, conn: Connection, outcomes: list[Outcome]) -> Written:
         inserts, updates, moved = [], [], []
         for row, origin, loaded in zip(self.rows, self.origin, self.loaded, strict=True):
             if origin is None:
@@ -99,6 +115,9 @@ class Batch:
             conn.execute(_papers.update().where(_papers.c.id == bindparam("_stored_id")), updates)
         for old, new in moved:
             _move_id(conn, old, new)
+        for row in updates:
+            del row["_stored_id"]
+        return Written(outcomes, inserts, updates, [old for old, _ in moved])
 
 
 def _compatible(row: dict[str, Any], record: PaperRecord) -> bool:

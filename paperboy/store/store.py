@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select, text
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from paperboy.models import Filters, PaperRecord
 from paperboy.sources._text import normalize_doi, parse_arxiv_id
 from paperboy.store import tables
-from paperboy.store.batch import Batch, Outcome
+from paperboy.store.batch import Batch, Written
 from paperboy.store.db import engine_for, migrate
 from paperboy.store.embeddings import Embeddings
+from paperboy.store.filters import paper_filters
 from paperboy.store.merge import TITLE_KEY_LENGTH
+from paperboy.store.signals import Signals
 
 _papers = tables.papers
 
@@ -29,6 +31,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.embeddings = Embeddings(engine)
+        self.signals = Signals(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -48,12 +51,15 @@ class Store:
     # -- papers -----------------------------------------------------------------------------
 
     def write(self, conn: Connection, records: Sequence[PaperRecord],
-              now: datetime) -> list[Outcome]:
-        """Merge records into the store; one outcome per record, in order."""
+              now: datetime) -> Written:
+        """Merge records into the store: an outcome per record, in order, and what changed."""
         batch = Batch.load(conn, records)
-        outcomes = [batch.add(record, now) for record in records]
-        batch.flush(conn)
-        return outcomes
+        written = batch.flush(conn, [batch.add(record, now) for record in records])
+        signals = [(batch.paper_id(record), signal) for record in records
+                   for signal in record.signals]
+        if signals:
+            self.signals.observe(conn, signals)
+        return written
 
     def paper(self, paper_id: str) -> dict[str, Any] | None:
         """A paper by id, by an old id it had, by arXiv id (any version) or by DOI."""
@@ -100,26 +106,7 @@ class Store:
         """Ids of the papers that pass the filters (for retrievers that filter by id set)."""
         with self.engine.connect() as conn:
             return set(conn.execute(select(_papers.c.id).where(
-                *self._filter_clauses(filters))).scalars())
-
-    def _filter_clauses(self, filters: Filters) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = []
-        if filters.date_from:
-            clauses.append(_papers.c.published >= _day_start(filters.date_from))
-        if filters.date_to:
-            clauses.append(_papers.c.published < _day_start(filters.date_to + timedelta(days=1)))
-        postgres = self.engine.dialect.name == "postgresql"
-        if filters.category:  # any of the paper's categories, ignoring case (as the index)
-            elements = ("jsonb_array_elements_text(papers.categories) AS c(value)" if postgres
-                        else "json_each(papers.categories) AS c")
-            clauses.append(text(f"EXISTS (SELECT 1 FROM {elements} "
-                                "WHERE lower(c.value) = lower(:category))").bindparams(
-                category=filters.category))
-        if filters.has_code is not None:
-            length = (func.jsonb_array_length(_papers.c.links["code"]) if postgres else
-                      func.json_array_length(_papers.c.links, "$.code"))
-            clauses.append(length > 0 if filters.has_code else length == 0)
-        return clauses
+                *paper_filters(self.engine.dialect.name, filters))).scalars())
 
     def changed_since(self, watermark: datetime | None, *,
                       batch: int = 2000) -> Iterator[list[dict[str, Any]]]:
@@ -133,6 +120,17 @@ class Store:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
             for part in result.partitions(batch):
                 yield [dict(r._mapping) for r in part]
+
+    def change_times(self, after: datetime | None, *,
+                     batch: int = 5000) -> Iterator[list[tuple[str, datetime]]]:
+        """(id, last_changed) of papers changed after `after`, oldest change first, in batches."""
+        query = select(_papers.c.id, _papers.c.last_changed).order_by(_papers.c.last_changed)
+        if after is not None:
+            query = query.where(_papers.c.last_changed > after)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+            for part in result.partitions(batch):
+                yield [(paper_id, changed) for paper_id, changed in part]
 
     def aliases_of(self, ids: Sequence[str]) -> list[str]:
         aliases = tables.paper_aliases
@@ -157,7 +155,3 @@ class Store:
 
     def clear_state(self, conn: Connection, key: str) -> None:
         conn.execute(tables.harvest_state.delete().where(tables.harvest_state.c.key == key))
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -99,4 +101,47 @@ harvest_state = Table(
     Column("key", String(500), primary_key=True),
     Column("value", Json, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Trending signals as a history of events (see paperboy/signals/trending.py). `value` is what was
+# observed (a repository's stars, a paper's Hugging Face upvote count, +1/-1 for a local vote);
+# `gain` is the change it brings over the previous event of its series (paper, kind, key), kept
+# up to date on every write so ranking is one indexed range scan. `at` is when the event
+# happened (what `--at` filters on); `dated` is when it counts for windows and decay: the same,
+# except for a withdrawn vote, which is dated at the vote it cancels. Both are epoch seconds.
+signal_events = Table(
+    "signal_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(300), nullable=False),
+    Column("kind", String(16), nullable=False),  # vote | hf_upvotes | stars
+    Column("key", String(300), nullable=False),  # reader for votes, owner/name for stars
+    Column("at", BigInteger, nullable=False),
+    Column("dated", BigInteger, nullable=False, index=True),
+    Column("value", Integer, nullable=False),
+    Column("gain", Integer, nullable=False),
+    UniqueConstraint("paper_id", "kind", "key", "at", name="uq_signal_events_series_at"),
+)
+
+# Who upvotes what now (one vote per reader per paper); the history is in signal_events.
+votes = Table(
+    "votes",
+    metadata,
+    Column("reader", String(300), primary_key=True),
+    Column("paper_id", String(300), primary_key=True),
+    Column("voted_at", UTCDateTime, nullable=False),
+)
+
+# The last check of each GitHub repository: for conditional requests and for moved/gone repos.
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("repo", String(300), primary_key=True),  # owner/name, as papers link it
+    Column("status", String(16), nullable=False),  # ok | unchanged | moved | gone | failed
+    Column("stars", Integer),
+    Column("etag", String(300)),
+    Column("moved_to", String(300)),
+    Column("created_at", UTCDateTime),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("error", Text),
 )

@@ -1,0 +1,1 @@
+"""Signals that rank papers: reader upvotes, Hugging Face upvotes, GitHub stars over time."""
