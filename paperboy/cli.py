@@ -267,18 +267,53 @@ def reindex(ctx: typer.Context) -> None:
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web app: pages, the JSON API (/api, /openapi.json) and Atom feeds (/feeds)."""
+    _serve(_service(ctx), host, port)
+
+
+def _serve(service: Paperboy, host: str, port: int) -> None:
+    import uvicorn
+
+    from paperboy.web import create_app
+
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    app = create_app(service, base_url=service.settings.base_url or url)
+    out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/] "
+              "(Ctrl-C stops it)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="How many papers to show.")] = 20,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    serve: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="Serve the web app (or only load and list the papers).")]
+    = True,
+    limit: Annotated[int, typer.Option(min=1, help="How many papers to list.")] = 20,
 ) -> None:
-    """Load the bundled demo corpus into a temporary home (or --home) and show its papers."""
+    """Load the bundled demo corpus into a temporary home (or --home), embed it and serve it."""
     service: Paperboy = ctx.obj
     if ctx.parent is None or ctx.parent.params.get("home") is None:
         home = Path(tempfile.mkdtemp(prefix="paperboy-demo-"))
         service = Paperboy(Settings.load(home=home, database_url=""), progress=RichProgress())
         ctx.call_on_close(service.close)
     summaries = service.ingest([str(demo_corpus())])
+    out.print(summary_table(summaries))
+    try:
+        service.embed()
+    except EmbedderUnavailable as error:
+        err.print(f"[yellow]searching by words only: {error}", highlight=False)
     counts = service.stats()
+    if serve:
+        _serve(service, host, port)
+        return
     table = Table(title=f"Paperboy demo: {counts['papers']} papers "
                         f"(home: {service.settings.home})", show_lines=False)
     table.add_column("id", style="dim", no_wrap=True)
@@ -287,7 +322,5 @@ def demo(
     for paper in service.papers(limit=limit):
         table.add_row(paper["id"], paper["title"], " ".join(paper["links"]["code"]))
     out.print(table)
-    out.print(summary_table(summaries))
     out.print(f"Showing {min(limit, counts['papers'])} of {counts['papers']}. Next: "
-              f"paperboy --home {service.settings.home} stats")
-
+              f"paperboy --home {service.settings.home} serve")

@@ -111,6 +111,16 @@ class Paperboy:
             self._papers = self.store.counts()["papers"]
         return self._papers
 
+    def warm_up(self) -> None:
+        """Open the store and indexes and load the model now (before serving requests, which
+        would otherwise race to open them); a model that cannot load leaves search to words."""
+        self.searcher  # noqa: B018 - opens the store and the word index
+        if self.vectors() is not None:
+            try:
+                self.embedder()
+            except EmbedderUnavailable as error:
+                self.progress.note(f"searching by words only: {error}")
+
     def close(self) -> None:
         if self._vectors is not None:
             self._vectors.close()

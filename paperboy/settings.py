@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s2_url", "https://api.semanticscholar.org/graph/v1", "Semantic Scholar Graph API."),
     Setting("s2_api_key", "", "Semantic Scholar API key (optional). Environment only."),
     Setting("fetch_limit", 1000, "Most papers one remote search source fetches per ingest."),
+    Setting("base_url", "", "Public URL of the web app, for absolute links in feeds; empty means "
+            "http://HOST:PORT of `paperboy serve`."),
     Setting("github_api_url", "https://api.github.com", "GitHub REST API, for repository stars."),
     Setting("github_token", "", "GitHub token (optional; raises the rate limit from 60 to 5,000 "
             "requests an hour). Environment only; GITHUB_TOKEN is read too."),
@@ -73,6 +75,7 @@ class Settings:
     s2_url: str
     s2_api_key: str
     fetch_limit: int
+    base_url: str
     github_api_url: str
     github_token: str
 

@@ -152,13 +152,15 @@ def test_gzipped_json_lines_are_read(run, tmp_path: Path) -> None:
 
 def test_demo_ingests_the_bundled_listing_and_shows_papers(tmp_path: Path) -> None:
     home = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["--home", str(home), "demo", "--limit", "5"],
-                                env={"COLUMNS": "200", "PAPERBOY_DATABASE_URL": ""})
+    result = CliRunner().invoke(app, ["--home", str(home), "demo", "--no-serve", "--limit", "5"],
+                                env={"COLUMNS": "200", "PAPERBOY_DATABASE_URL": "",
+                                     "PAPERBOY_EMBEDDING_MODEL": "hashing-64"})
     assert result.exit_code == 0, result.output
     assert "194 papers" in result.stdout
     again = CliRunner().invoke(app, ["--home", str(home), "stats", "--json"],
-                               env={"PAPERBOY_DATABASE_URL": ""})
-    assert json.loads(again.stdout)["papers"] == 194
+                               env={"PAPERBOY_DATABASE_URL": "",
+                                    "PAPERBOY_EMBEDDING_MODEL": "hashing-64"})
+    assert json.loads(again.stdout) == {"papers": 194, "embedded": 194}
     assert LISTING.read_bytes() == (
         Path(__file__).resolve().parents[1] / "paperboy" / "data" / "demo_listing.txt"
     ).read_bytes()

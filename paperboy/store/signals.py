@@ -122,6 +122,20 @@ class Signals:
             return conn.execute(select(func.count()).select_from(_votes).where(
                 _votes.c.paper_id == paper_id)).scalar_one()
 
+    def votes_of(self, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Current local upvotes of these papers (those with none are left out)."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(  # type: ignore[arg-type]
+                select(_votes.c.paper_id, func.count()).where(
+                    _votes.c.paper_id.in_(list(paper_ids))).group_by(_votes.c.paper_id)).all())
+
+    def stars_of(self, repos: Sequence[str]) -> dict[str, int]:
+        """The last known star count of these repositories (owner/name)."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(  # type: ignore[arg-type]
+                select(_repos.c.repo, _repos.c.stars).where(
+                    _repos.c.repo.in_(list(repos)), _repos.c.stars.is_not(None))).all())
+
     # -- repositories -----------------------------------------------------------------------
 
     def repositories(self) -> dict[str, dict[str, Any]]:

@@ -85,6 +85,37 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def listing(self, filters: Filters, *, limit: int,
+                after: tuple[datetime | None, str] | None = None) -> list[dict[str, Any]]:
+        """Papers passing `filters`, newest first (undated last, then by id, descending),
+        starting after the (published, id) of the last paper of the previous page."""
+        published, paper_id = _papers.c.published, _papers.c.id
+        query = select(_papers).where(*paper_filters(self.engine.dialect.name, filters))
+        if after is not None:
+            when, last = after
+            if when is None:
+                query = query.where(published.is_(None), paper_id < last)
+            else:
+                query = query.where(or_(published < when, published.is_(None),
+                                        (published == when) & (paper_id < last)))
+        query = query.order_by(published.is_(None), published.desc(), paper_id.desc())
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+
+    def days_around(self, start: datetime, end: datetime) -> tuple[datetime | None,
+                                                                  datetime | None]:
+        """The publication times closest before `start` and at or after `end`."""
+        with self.engine.connect() as conn:
+            before = conn.execute(select(func.max(_papers.c.published)).where(
+                _papers.c.published < start)).scalar()
+            after = conn.execute(select(func.min(_papers.c.published)).where(
+                _papers.c.published >= end)).scalar()
+        return before, after
+
+    def newest_published(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(_papers.c.published))).scalar()
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             papers = conn.execute(select(func.count()).select_from(_papers)).scalar_one()

@@ -23,11 +23,13 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("key", sa.String(300), nullable=False),
         sa.Column("at", sa.BigInteger, nullable=False),
-        sa.Column("dated", sa.BigInteger, nullable=False, index=True),
+        sa.Column("dated", sa.BigInteger, nullable=False),
         sa.Column("value", sa.Integer, nullable=False),
         sa.Column("gain", sa.Integer, nullable=False),
         sa.UniqueConstraint("paper_id", "kind", "key", "at", name="uq_signal_events_series_at"),
     )
+    op.create_index("ix_signal_events_window", "signal_events",
+                    ["dated", "at", "paper_id", "kind", "gain"])
     op.create_table(
         "votes",
         sa.Column("reader", sa.String(300), primary_key=True),

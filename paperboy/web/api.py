@@ -1,0 +1,186 @@
+"""The JSON API under /api (and /healthz): the data of every page, paginated by cursor."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from paperboy.index.hybrid import PaperNotFound
+from paperboy.models import Filters
+from paperboy.service import Paperboy
+from paperboy.web.views import (
+    bibtex,
+    cards,
+    cursor_offset,
+    listing_after,
+    listing_cursor,
+    offset_cursor,
+)
+
+MAX_QUERY_CHARS = 500
+router = APIRouter()
+
+Limit = Annotated[int, Query(ge=1, le=100, description="How many results.")]
+Cursor = Annotated[str | None, Query(max_length=200,
+                                     description="`next_cursor` of the previous page.")]
+Window = Literal["day", "week", "month"]
+Mode = Literal["hybrid", "lexical", "semantic"]
+PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id or DOI.")]
+
+
+def listing_filters(
+    from_: Annotated[date | None, Query(alias="from", description="Published on or after.")] = None,
+    to: Annotated[date | None, Query(description="Published on or before.")] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    has_code: Annotated[bool | None, Query(description="Only papers with a code link.")] = None,
+) -> Filters:
+    return Filters(date_from=from_, date_to=to, category=category or None, has_code=has_code)
+
+
+def service_of(request: Request) -> Paperboy:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def base_of(request: Request) -> str:
+    return request.app.state.base_url  # type: ignore[no-any-return]
+
+
+def found(request: Request, paper_id: str) -> dict[str, Any]:
+    """The stored paper by any of its ids, as a card; 404 when unknown."""
+    row = service_of(request).paper(paper_id)
+    if row is None:
+        raise HTTPException(404, f"no paper with id {paper_id!r}")
+    store = service_of(request).store
+    return cards(store, [row], base_of(request))[0] | {"versions": row.get("versions") or []}
+
+
+@router.get("/healthz", tags=["health"])
+def healthz(request: Request) -> dict[str, Any]:
+    """Liveness and what is loaded."""
+    return {"status": "ok", **service_of(request).stats()}
+
+
+@router.get("/api/search", tags=["search"])
+def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
+                            description="Words, \"phrases\", an arXiv id, URL or DOI.")],
+    filters: Annotated[Filters, Depends(listing_filters)],
+    limit: Limit = 20, cursor: Cursor = None,
+    mode: Mode = "hybrid",
+) -> dict[str, Any]:
+    """Papers for a query, best first, each with why it matched."""
+    return search_page(request, q, filters, limit=limit, offset=cursor_offset(cursor),
+                       mode=mode)
+
+
+def search_page(request: Request, q: str, filters: Filters, *, limit: int, offset: int,
+                mode: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = service_of(request).search(q, limit=limit, offset=offset, mode=mode,  # type: ignore[arg-type]
+                                        filters=filters)
+    # the service's own time, for Server-Timing (how much the HTTP layer adds is measurable)
+    request.state.search_ms = (time.perf_counter() - started) * 1000
+    base = base_of(request)
+    return {"query": result.query, "mode": result.mode, "notices": result.notices,
+            "results": [hit.as_dict() | {"url": f"{base}/papers/{hit.id}"}
+                        for hit in result.hits],
+            "next_cursor": offset_cursor(offset + limit)
+            if len(result.hits) == limit and offset + limit < 10_000 else None}
+
+
+@router.get("/api/papers", tags=["papers"])
+def papers(request: Request, filters: Annotated[Filters, Depends(listing_filters)],
+           limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
+    """Papers, newest first."""
+    return listing(request, filters, limit=limit, cursor=cursor)
+
+
+def listing(request: Request, filters: Filters, *, limit: int,
+            cursor: str | None) -> dict[str, Any]:
+    store = service_of(request).store
+    rows = store.listing(filters, limit=limit, after=listing_after(cursor))
+    return {"results": cards(store, rows, base_of(request)),
+            "next_cursor": listing_cursor(rows[-1]) if len(rows) == limit else None}
+
+
+@router.get("/api/papers/{paper_id:path}/similar", tags=["papers"])
+def similar(request: Request, paper_id: PaperId, limit: Limit = 10) -> dict[str, Any]:
+    """Papers like this one: by its vector, else by shared distinctive words."""
+    try:
+        result = service_of(request).similar(paper_id, limit=limit)
+    except PaperNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    base = base_of(request)
+    return {"id": paper_id, "notices": result.notices,
+            "results": [hit.as_dict() | {"url": f"{base}/papers/{hit.id}"}
+                        for hit in result.hits]}
+
+
+@router.get("/api/papers/{paper_id:path}/bibtex", tags=["papers"],
+            response_class=PlainTextResponse)
+def paper_bibtex(request: Request, paper_id: PaperId) -> PlainTextResponse:
+    """The paper as a BibTeX entry."""
+    return PlainTextResponse(bibtex(found(request, paper_id)),
+                             media_type="application/x-bibtex; charset=utf-8")
+
+
+@router.get("/api/papers/{paper_id:path}", tags=["papers"])
+def paper(request: Request, paper_id: PaperId) -> dict[str, Any]:
+    """One paper with everything stored about it."""
+    return found(request, paper_id)
+
+
+@router.get("/api/trending", tags=["trending"])
+def trending(
+    request: Request, window: Window = "week",
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    at: Annotated[date | None, Query(description="The list as it stood at the end of this "
+                                                 "day (UTC).")] = None,
+    limit: Limit = 20,
+) -> dict[str, Any]:
+    """Papers gaining upvotes and stars fastest, each with the numbers behind its place."""
+    return trending_data(request, window, category=category, at=at, limit=limit)
+
+
+def trending_data(request: Request, window: str, *, category: str | None = None,
+                  at: date | None = None, limit: int = 20) -> dict[str, Any]:
+    service = service_of(request)
+    entries = service.trending(window=window, day=at, category=category or None, limit=limit)
+    found_cards = {c["id"]: c for c in cards(service.store, [e.paper for e in entries if e.paper],
+                                             base_of(request))}
+    return {"window": window, "at": at.isoformat() if at else None,
+            "results": [entry.as_dict() | {"paper": found_cards.get(entry.id)}
+                        for entry in entries]}
+
+
+@router.get("/api/daily/{day}", tags=["papers"])
+def daily(request: Request, day: date, limit: Limit = 50,
+          cursor: Cursor = None) -> dict[str, Any]:
+    """Papers first published on a day (UTC), with the nearest days before and after."""
+    return daily_data(request, day, limit=limit, cursor=cursor)
+
+
+def daily_data(request: Request, day: date, *, limit: int, cursor: str | None,
+               ) -> dict[str, Any]:
+    start = datetime.combine(day, day_time.min, tzinfo=UTC)
+    previous, following = service_of(request).store.days_around(start,
+                                                                start + timedelta(days=1))
+    page = listing(request, Filters(date_from=day, date_to=day), limit=limit, cursor=cursor)
+    return {"date": day.isoformat(),
+            "previous": previous.date().isoformat() if previous else None,
+            "next": following.date().isoformat() if following else None, **page}
+
+
+@router.get("/api/categories/{category}", tags=["papers"])
+def category(request: Request, category: Annotated[str, Path(max_length=64)],
+             limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
+    """Papers in a category (any of theirs), newest first."""
+    return {"category": category,
+            **listing(request, Filters(category=category), limit=limit, cursor=cursor)}
+

@@ -1,0 +1,109 @@
+"""The web app: pages, the JSON API and feeds over one `Paperboy` service.
+
+Every response carries a Content-Security-Policy without inline scripts (htmx and KaTeX are
+served from `static/`, nothing from a CDN), `X-Content-Type-Options` and frame protection.
+Requests with overlong URLs or bodies are refused before any work. Errors are JSON under
+`/api/` (`{"error": {"code", "message"}}`) and a page everywhere else, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from paperboy import __version__
+from paperboy.service import Paperboy
+from paperboy.web import api, feeds, pages
+from paperboy.web.render import render
+from paperboy.web.views import BadCursor
+
+MAX_URL_CHARS = 4096
+MAX_BODY_BYTES = 16_384
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+       "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+          413: "request_too_large", 414: "uri_too_long", 422: "invalid_parameter",
+          500: "internal_error", 501: "not_implemented", 503: "unavailable"}
+log = logging.getLogger("paperboy.web")
+
+
+def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
+    """The ASGI app. `base_url` (else the `base_url` setting) makes feed links absolute."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.warm_up()  # open store and indexes before the first request, not during it
+        yield
+
+    app = FastAPI(title="Paperboy", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description="A self-hosted research-paper radar: search, "
+                  "trending and daily listings of research papers.")
+    app.state.service = service
+    app.state.base_url = (base_url or service.settings.base_url or "http://localhost:8000"
+                          ).rstrip("/")
+
+    @app.middleware("http")
+    async def guard(request: Request,
+                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length", "0")
+        if len(str(request.url)) > MAX_URL_CHARS:
+            response = _error(request, 414, f"the URL is longer than {MAX_URL_CHARS} characters")
+        elif not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            response = _error(request, 413, f"the request body is over {MAX_BODY_BYTES} bytes")
+        else:
+            response = await call_next(request)
+            if (search_ms := getattr(request.state, "search_ms", None)) is not None:
+                response.headers["Server-Timing"] = f"search;dur={search_ms:.2f}"
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: "
+                             f"{e['msg']}" for e in exc.errors())
+        return _error(request, 422, problems)
+
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(request: Request, exc: BadCursor) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("error answering %s", request.url.path)
+        return _error(request, 500, "something went wrong on our side; it has been logged")
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"),
+              name="static")
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    app.include_router(pages.router)
+    return app
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    code = _CODES.get(status, "error")
+    if request.url.path.startswith(("/api/", "/healthz", "/feeds/")):
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message,
+                                          "title": f"{status}: {code.replace('_', ' ')}"},
+                  status_code=status)

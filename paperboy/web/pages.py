@@ -1,0 +1,146 @@
+"""The HTML pages. Each page is the API's data rendered by a template; with htmx, the search
+page answers a request for its results (`HX-Request`) with just the results part."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperboy.index.hybrid import MODES, PaperNotFound
+from paperboy.models import Filters
+from paperboy.web import api
+from paperboy.web.render import render
+from paperboy.web.views import bibtex
+
+PER_PAGE = 20
+router = APIRouter(include_in_schema=False)
+
+
+def _feed(title: str, path: str) -> dict[str, str]:
+    return {"title": title, "href": path}
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    store = api.service_of(request).store
+    newest = store.newest_published()
+    day = newest.date() if newest else None
+    latest = {"date": day.isoformat() if day else None,
+              **api.listing(request, Filters(), limit=PER_PAGE, cursor=None)}
+    trending = api.trending_data(request, "week", limit=10)
+    return render(request, "home.html", {
+        "title": "Paperboy: new and trending research papers", "latest": latest,
+        "today": datetime.now(UTC).date().isoformat(), "trending": trending,
+        "feeds": [_feed("Trending this week", "/feeds/trending.xml?window=week")]
+        + ([_feed(f"Papers of {day}", f"/feeds/daily/{day}.xml")] if day else [])})
+
+
+@router.get("/search")
+def search(
+    request: Request,
+    filters: Annotated[Filters, Depends(api.listing_filters)],
+    q: Annotated[str, Query(max_length=api.MAX_QUERY_CHARS)] = "",
+    mode: str = "hybrid", page: Annotated[int, Query(ge=1, le=500)] = 1,
+) -> Response:
+    mode = mode if mode in MODES else "hybrid"
+    q = q.strip()
+    results = (api.search_page(request, q, filters, limit=PER_PAGE,
+                               offset=(page - 1) * PER_PAGE, mode=mode) if q else None)
+    params = {"q": q, "mode": mode, "from": filters.date_from, "to": filters.date_to,
+              "category": filters.category, "has_code": "true" if filters.has_code else None}
+    context = {"title": f"{q} – Paperboy search" if q else "Search – Paperboy", "q": q,
+               "mode": mode, "filters": filters, "results": results, "page": page,
+               "params": params, "modes": {"hybrid": "both", "lexical": "words",
+                                           "semantic": "meaning"},
+               "feeds": [_feed(f"Search: {q}", "/feeds/search.xml?" + _query(params))]
+               if q else []}
+    partial = request.headers.get("HX-Request") == "true" and \
+        request.headers.get("HX-Target") == "results"
+    return render(request, "_results.html" if partial else "search.html", context)
+
+
+@router.get("/papers/{paper_id:path}.bib")
+def paper_bib(request: Request, paper_id: str) -> Response:
+    return Response(bibtex(api.found(request, paper_id)),
+                    media_type="application/x-bibtex; charset=utf-8",
+                    headers={"Content-Disposition": "inline"})
+
+
+@router.get("/papers/{paper_id:path}")
+def paper(request: Request, paper_id: str) -> Response:
+    found = api.found(request, paper_id)
+    if found["id"] != paper_id:  # an arXiv id, DOI or old id: one URL per paper
+        return RedirectResponse(f"/papers/{found['id']}", status_code=301)
+    try:
+        similar = api.service_of(request).similar(found["id"], limit=8)
+    except PaperNotFound:
+        similar = None
+    return render(request, "paper.html", {
+        "title": f"{found['title']} – Paperboy", "paper": found, "bibtex": bibtex(found),
+        "similar": similar})
+
+
+@router.get("/daily")
+def daily_today(request: Request) -> Response:
+    newest = api.service_of(request).store.newest_published()
+    day = (newest or datetime.now(UTC)).date()
+    return RedirectResponse(f"/daily/{day}", status_code=302)
+
+
+@router.get("/daily/{day}")
+def daily(request: Request, day: date,
+          cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    data = api.daily_data(request, day, limit=50, cursor=cursor)
+    return render(request, "daily.html", {
+        "title": f"Papers of {day} – Paperboy", "day": data,
+        "feeds": [_feed(f"Papers of {day}", f"/feeds/daily/{day}.xml")]})
+
+
+@router.get("/trending")
+def trending(request: Request, window: str = "week",
+             category: Annotated[str | None, Query(max_length=64)] = None,
+             at: date | None = None) -> Response:
+    if window not in ("day", "week", "month"):
+        raise HTTPException(404, f"no trending window {window!r}: day, week or month")
+    data = api.trending_data(request, window, category=category, at=at, limit=50)
+    return render(request, "trending.html", {
+        "title": f"Trending this {window} – Paperboy", "trending": data, "category": category,
+        "at": at,
+        "feeds": [_feed(f"Trending this {window}", f"/feeds/trending.xml?window={window}")]})
+
+
+@router.get("/categories/{category}")
+def category(request: Request, category: str,
+             cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    if len(category) > 64:
+        raise HTTPException(404, "no such category")
+    data = api.listing(request, Filters(category=category), limit=PER_PAGE, cursor=cursor)
+    return render(request, "listing.html", {
+        "title": f"{category} – Paperboy", "heading": f"New in {category}",
+        "category": category, "listing": data, "path": f"/categories/{category}",
+        "feeds": [_feed(f"New in {category}", f"/feeds/categories/{category}.xml")]})
+
+
+@router.get("/papers")
+def papers(request: Request,
+           cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    data = api.listing(request, Filters(), limit=PER_PAGE, cursor=cursor)
+    return render(request, "listing.html", {
+        "title": "All papers – Paperboy", "heading": "All papers, newest first",
+        "listing": data, "path": "/papers"})
+
+
+@router.post("/subscribe")
+def subscribe(request: Request) -> Response:
+    """Accounts do not exist yet: say so plainly, and store nothing."""
+    return render(request, "subscribe.html", {"title": "Email digests are not available yet"},
+                  status_code=501)
+
+
+def _query(params: dict[str, Any]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})

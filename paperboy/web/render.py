@@ -1,0 +1,29 @@
+"""Jinja2 rendering for pages: autoescaped templates, with what every page shows (navigation,
+the subscribe box, the page's feeds) filled in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from starlette.responses import Response
+
+from paperboy.signals.trending import WINDOWS
+
+templates = Jinja2Templates(env=Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True))
+templates.env.globals["windows"] = list(WINDOWS)
+templates.env.filters["day"] = lambda value: (value or "")[:10]
+templates.env.filters["query"] = lambda params: urlencode(
+    {k: v for k, v in params.items() if v not in (None, "", False)})
+
+
+def render(request: Request, name: str, context: dict[str, Any], *,
+           status_code: int = 200) -> Response:
+    context = {"feeds": [], "year": datetime.now().year, **context}
+    return templates.TemplateResponse(request, name, context, status_code=status_code)

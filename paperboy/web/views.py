@@ -1,0 +1,176 @@
+"""What pages, the JSON API and feeds show of a paper, computed once for all three.
+
+A stored paper row becomes a `card` (JSON-ready: dates as ISO strings), with its upvotes (local
+and Hugging Face) and its code repository's stars when known. Cursors are opaque, URL-safe
+strings; BibTeX is built from the stored fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from paperboy.signals.github import repo_name
+from paperboy.store import Store
+
+LEAD_CHARS = 320  # "the first lines of the abstract" on a card
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this server did not make."""
+
+
+def cards(store: Store, rows: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
+    """Paper rows as cards, in order, with their upvotes and stars."""
+    ids = [row["id"] for row in rows]
+    votes = store.signals.votes_of(ids)
+    repos = {repo: None for row in rows for repo in _repos(row)}
+    stars = store.signals.stars_of(list(repos))
+    return [card(row, base_url, votes=votes.get(row["id"], 0), stars=stars) for row in rows]
+
+
+def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
+         stars: dict[str, int] | None = None) -> dict[str, Any]:
+    hf = (row.get("extras") or {}).get("hf_daily") or {}
+    code = [{"url": url, "repo": repo_name(url),
+             "stars": (stars or {}).get(repo_name(url) or "", hf.get("github_stars")
+                                        if url == (hf.get("github_repo") or "").rstrip("/")
+                                        else None)}
+            for url in (row.get("links") or {}).get("code") or []]
+    abstract = row.get("abstract") or ""
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "authors": row.get("authors") or [],
+        "categories": row.get("categories") or [],
+        "published": _iso(row.get("published")),
+        "updated": _iso(row.get("updated")),
+        "abstract": abstract,
+        "lead": lead(abstract),
+        "arxiv_id": row.get("arxiv_id"),
+        "doi": row.get("doi"),
+        "journal_ref": row.get("journal_ref"),
+        "comments": row.get("comments"),
+        "license": row.get("license"),
+        "version": row.get("version"),
+        "links": row.get("links") or {},
+        "code": code,
+        "upvotes": votes + int(hf.get("upvotes") or 0),
+        "local_upvotes": votes,
+        "hf_upvotes": int(hf.get("upvotes") or 0),
+        "url": f"{base_url}/papers/{row['id']}",
+    }
+
+
+def lead(abstract: str, chars: int = LEAD_CHARS) -> str:
+    """The abstract's beginning, cut at a word, with an ellipsis when cut."""
+    if len(abstract) <= chars:
+        return abstract
+    cut = abstract[:chars].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _repos(row: dict[str, Any]) -> list[str]:
+    return [repo for url in (row.get("links") or {}).get("code") or []
+            if (repo := repo_name(url))]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# -- cursors ------------------------------------------------------------------------------------
+
+
+def encode_cursor(value: Any) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise BadCursor(f"cursor {cursor[:40]!r} is not one this server gave out") from exc
+
+
+def listing_cursor(row: dict[str, Any]) -> str:
+    return encode_cursor([_iso(row.get("published")), row["id"]])
+
+
+def listing_after(cursor: str | None) -> tuple[datetime | None, str] | None:
+    if not cursor:
+        return None
+    value = decode_cursor(cursor)
+    try:
+        when, paper_id = value
+        return (datetime.fromisoformat(when) if when else None), str(paper_id)
+    except (TypeError, ValueError) as exc:
+        raise BadCursor("the cursor does not name a place in this listing") from exc
+
+
+def offset_cursor(offset: int) -> str:
+    return encode_cursor({"offset": offset})
+
+
+def cursor_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    value = decode_cursor(cursor)
+    if not isinstance(value, dict) or not isinstance(value.get("offset"), int) \
+            or not 0 <= value["offset"] <= 10_000:
+        raise BadCursor("the cursor does not name a place in these results")
+    return int(value["offset"])
+
+
+# -- BibTeX -------------------------------------------------------------------------------------
+
+
+def bibtex(paper: dict[str, Any]) -> str:
+    """A BibTeX entry (@article with arXiv eprint fields, or @misc)."""
+    year = (paper.get("published") or "")[:4]
+    first = (paper.get("authors") or ["anonymous"])[0].split()[-1]
+    word = next((w for w in re.findall(r"[A-Za-z]+", paper["title"]) if len(w) > 3), "paper")
+    key = _ascii(f"{first}{year}{word}").lower()
+    fields = [("title", f"{{{_braced(paper['title'])}}}"),
+              ("author", " and ".join(_braced(a) for a in paper.get("authors") or []))]
+    if year:
+        fields.append(("year", year))
+    if paper.get("arxiv_id"):
+        fields += [("eprint", paper["arxiv_id"]), ("archivePrefix", "arXiv")]
+        if paper.get("categories"):
+            fields.append(("primaryClass", paper["categories"][0]))
+    if paper.get("journal_ref"):
+        fields.append(("journal", _braced(paper["journal_ref"])))
+    if paper.get("doi"):
+        fields.append(("doi", paper["doi"]))
+    fields.append(("url", paper["links"].get("abstract") or paper["url"]))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+    kind = "article" if paper.get("journal_ref") else "misc"
+    return f"@{kind}{{{key},\n{body}\n}}\n"
+
+
+def _ascii(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]", "", folded) or "paper"
+
+
+def _braced(text: str) -> str:
+    """Text safe inside a BibTeX brace group: unbalanced braces dropped."""
+    depth, out = 0, []
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(char)
+    result = "".join(out)
+    return result + "}" * depth

@@ -1,0 +1,250 @@
+"""The web app in-process (httpx through the ASGI app): pages, JSON API, feeds and safety rules.
+
+The store holds the demo listing, every recorded fixture and one hostile paper; vectors come
+from the deterministic hashing embedder. Browser tests are in test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from conftest import PAPER_FIXTURES, make_settings
+from fastapi.testclient import TestClient
+
+from paperboy.embed import HashingEmbedder
+from paperboy.service import Paperboy, demo_corpus
+from paperboy.web import create_app
+
+BASE = "https://papers.example.org"
+HOSTILE = {
+    "id": "2611.99999",
+    "title": "<script>alert('title')</script> Attacks & <b>Defenses</b>",
+    "abstract": "We study $x^2 < y$ and <img src=x onerror=alert(1)> payloads in abstracts.",
+}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    home = tmp_path_factory.mktemp("web") / "home"
+    hostile = home.parent / "hostile.jsonl"
+    hostile.write_text(json.dumps({
+        "id": HOSTILE["id"], "title": HOSTILE["title"], "abstract": HOSTILE["abstract"],
+        "authors": "Mallory <m@evil>", "categories": "cs.CR",
+        "versions": [{"version": "v1", "created": "Mon, 2 Nov 2026 10:00:00 GMT"}]}) + "\n")
+    service = Paperboy(make_settings(home), embedder=HashingEmbedder(dim=64))
+    service.ingest([str(demo_corpus()), *map(str, PAPER_FIXTURES), str(hostile)])
+    service.embed()
+    with TestClient(create_app(service, base_url=BASE)) as test_client:
+        yield test_client
+    service.close()
+
+
+def _inline_scripts(html: str) -> list[str]:
+    return re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+
+
+def test_home_shows_latest_papers_trending_subscribe_box_and_feeds(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "<title>Paperboy: new and trending research papers</title>" in page.text
+    assert page.text.count('class="card"') >= 5
+    assert 'action="/subscribe"' in page.text and "once a day" in page.text
+    assert 'type="application/atom+xml"' in page.text and "/feeds/trending.xml" in page.text
+
+
+def test_search_api_pages_by_cursor_without_repeats(client: TestClient) -> None:
+    first = client.get("/api/search", params={"q": "kernel", "limit": 10}).json()
+    assert len(first["results"]) == 10 and first["mode"] == "hybrid"
+    hit = first["results"][0]
+    assert {"id", "title", "score", "snippet", "matched_terms", "url"} <= set(hit)
+    assert hit["url"] == f"{BASE}/papers/{hit['id']}"
+    second = client.get("/api/search", params={"q": "kernel", "limit": 10,
+                                               "cursor": first["next_cursor"]}).json()
+    assert not {h["id"] for h in first["results"]} & {h["id"] for h in second["results"]}
+    bad = client.get("/api/search", params={"q": "kernel", "cursor": "not-ours"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+
+
+def test_search_filters_and_modes(client: TestClient) -> None:
+    results = client.get("/api/search", params={"q": "learning", "category": "cs.LG",
+                                                "limit": 50}).json()["results"]
+    assert results and all("cs.LG" in hit["categories"] for hit in results)
+    coded = client.get("/api/search", params={"q": "learning", "has_code": "true"}).json()
+    assert coded["results"] and all(hit["links"]["code"] for hit in coded["results"])
+    words = client.get("/api/search", params={"q": "kernel", "mode": "lexical"}).json()
+    assert words["mode"] == "lexical" and all(h["semantic_rank"] is None
+                                              for h in words["results"])
+    wrong = client.get("/api/search", params={"q": "kernel", "mode": "telepathy"})
+    assert wrong.status_code == 422 and "mode" in wrong.json()["error"]["message"]
+
+
+def test_search_page_renders_results_and_answers_htmx_with_the_results_only(
+        client: TestClient) -> None:
+    page = client.get("/search", params={"q": "kernel thinning"})
+    assert page.status_code == 200 and "<mark>" in page.text
+    assert "Why this result" in page.text and 'rel="next"' in page.text
+    assert "/feeds/search.xml?q=kernel+thinning" in page.text
+    partial = client.get("/search", params={"q": "kernel thinning"},
+                         headers={"HX-Request": "true", "HX-Target": "results"})
+    assert partial.text.lstrip().startswith('<section id="results"')
+    assert "<html" not in partial.text
+    empty = client.get("/search")
+    assert empty.status_code == 200 and "Type to search" in empty.text
+
+
+def test_paper_by_any_id_with_links_similar_papers_and_bibtex(client: TestClient) -> None:
+    data = client.get("/api/papers/2202.12139").json()
+    assert data["id"] == "2202.12139" and data["links"]["pdf"]
+    assert client.get("/api/papers/arXiv:2202.12139v1").json()["id"] == "2202.12139"
+    page = client.get("/papers/2202.12139")
+    assert page.status_code == 200
+    assert data["links"]["abstract"] in page.text and data["links"]["pdf"] in page.text
+    assert "Similar papers" in page.text and "@article{ahuja2022testing," in page.text
+    assert client.get("/papers/arXiv:2202.12139", follow_redirects=False).headers[
+        "location"] == "/papers/2202.12139"
+    similar = client.get("/api/papers/2202.12139/similar", params={"limit": 5}).json()
+    assert len(similar["results"]) == 5
+    assert "2202.12139" not in {h["id"] for h in similar["results"]}
+    bib = client.get("/papers/2202.12139.bib")
+    assert bib.headers["content-type"].startswith("application/x-bibtex")
+    assert "eprint = {2202.12139}" in bib.text and "archivePrefix = {arXiv}" in bib.text
+
+
+def test_unknown_ids_give_a_404_page_and_a_json_404(client: TestClient) -> None:
+    page = client.get("/papers/9999.99999")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "9999.99999" in page.text
+    api = client.get("/api/papers/9999.99999")
+    assert api.status_code == 404
+    assert api.json() == {"error": {"code": "not_found",
+                                    "message": "no paper with id '9999.99999'"}}
+    assert client.get("/api/papers/9999.99999/similar").status_code == 404
+    assert client.get("/api/nothing-here").json()["error"]["code"] == "not_found"
+    assert client.get("/trending", params={"window": "year"}).status_code == 404
+
+
+def test_hostile_text_is_shown_as_text_everywhere(client: TestClient) -> None:
+    for path in ("/", f"/papers/{HOSTILE['id']}", "/search?q=attacks+defenses",
+                 "/categories/cs.CR", "/daily/2026-11-02"):
+        html = client.get(path).text
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+        assert "&lt;script&gt;alert(" in html, path
+        assert not _inline_scripts(html), path
+    data = client.get(f"/api/papers/{HOSTILE['id']}").json()
+    assert data["title"] == HOSTILE["title"]  # JSON carries the text as it is
+    feed = feedparser.parse(client.get("/feeds/categories/cs.CR.xml").content)
+    assert not feed.bozo and feed.entries[0].title == HOSTILE["title"]
+
+
+def test_every_response_carries_the_security_headers(client: TestClient) -> None:
+    for path in ("/", "/api/search?q=kernel", "/papers/nope", "/feeds/trending.xml",
+                 "/static/style.css"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        script_src = re.search(r"script-src ([^;]*)", csp).group(1)  # type: ignore[union-attr]
+        assert script_src == "'self'" and "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_request_and_query_limits(client: TestClient) -> None:
+    long_query = client.get("/api/search", params={"q": "kernel " * 100})
+    assert long_query.status_code == 422
+    assert long_query.json()["error"]["code"] == "invalid_parameter"
+    assert client.get("/search", params={"q": "x" * 501}).status_code == 422
+    assert client.get("/api/search", params={"q": "k" * 5000}).status_code == 414
+    big = client.post("/subscribe", content=b"email=" + b"a" * 20_000,
+                      headers={"content-type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 413
+    assert client.get("/api/search", params={"q": "kernel", "limit": 1000}).status_code == 422
+
+
+def test_subscribe_says_it_is_not_available_and_stores_nothing(client: TestClient) -> None:
+    answer = client.post("/subscribe", data={"email": "reader@example.org"})
+    assert answer.status_code == 501
+    assert "not available yet" in answer.text and "was not stored" in answer.text
+    assert "reader@example.org" not in answer.text
+
+
+def test_trending_api_page_and_feed_explain_each_paper(client: TestClient) -> None:
+    data = client.get("/api/trending", params={"window": "week", "at": "2026-06-14"}).json()
+    assert len(data["results"]) == 7
+    top = data["results"][0]
+    assert top["explanation"] == "8 upvotes on Hugging Face in the 7 days to 2026-06-14"
+    assert top["paper"]["url"] == f"{BASE}/papers/{top['id']}"
+    page = client.get("/trending", params={"window": "week", "at": "2026-06-14"}).text
+    assert top["explanation"] in page and 'aria-current="page"' in page
+    assert "window=month" in page and "at=2026-06-14" in page
+    assert client.get("/api/trending", params={"window": "year"}).status_code == 422
+
+
+def test_daily_listing_with_previous_and_next_day(client: TestClient) -> None:
+    data = client.get("/api/daily/2026-06-11").json()
+    assert data["results"] and all(p["published"].startswith("2026-06-11")
+                                   for p in data["results"])
+    assert data["previous"] < "2026-06-11" < data["next"]
+    page = client.get("/daily/2026-06-11").text
+    assert f'href="/daily/{data["previous"]}"' in page and f'href="/daily/{data["next"]}"' in page
+    assert client.get("/daily/not-a-date").status_code == 422
+
+
+def test_listing_api_pages_by_cursor(client: TestClient) -> None:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(4):
+        params = {"limit": 50} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/api/papers", params=params).json()
+        seen += [p["id"] for p in page["results"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == min(200, client.get("/healthz").json()["papers"])
+    category = client.get("/api/categories/cs.LG", params={"limit": 5}).json()
+    assert all("cs.LG" in p["categories"] for p in category["results"])
+
+
+@pytest.mark.parametrize("path", ["/feeds/trending.xml?window=week",
+                                  "/feeds/daily/2026-06-11.xml", "/feeds/categories/cs.LG.xml",
+                                  "/feeds/search.xml?q=kernel+thinning"])
+def test_feeds_parse_and_link_absolutely(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.title.startswith("Paperboy")
+    assert all(link.href.startswith(BASE) for link in feed.feed.links)
+    for entry in feed.entries:
+        assert entry.link.startswith(f"{BASE}/papers/")
+    if "trending" not in path:
+        assert feed.entries
+
+
+def test_openapi_describes_the_api_and_healthz_answers(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/papers/{paper_id}", "/api/trending", "/api/daily/{day}",
+            "/healthz"} <= set(spec["paths"])
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_static_assets_are_served_locally(client: TestClient) -> None:
+    page = client.get("/").text
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
+    assert "https://" not in "".join(re.findall(r"<(?:script|link)[^>]*>", page))
+    katex_css = client.get("/static/vendor/katex/katex.min.css").text
+    font = re.search(r"url\((fonts/[^)]+\.woff2)\)", katex_css).group(1)  # type: ignore[union-attr]
+    assert client.get(f"/static/vendor/katex/{font}").status_code == 200
+
+
+def test_the_demo_home_works_in_a_fresh_folder(tmp_path: Path) -> None:
+    service = Paperboy(make_settings(tmp_path / "home"), embedder=HashingEmbedder(dim=64))
+    with TestClient(create_app(service)) as fresh:
+        assert "No papers yet" in fresh.get("/").text
+        assert fresh.get("/api/search", params={"q": "kernel"}).json()["results"] == []
+        assert fresh.get("/api/trending").json()["results"] == []
+    service.close()
