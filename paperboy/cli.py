@@ -26,7 +26,7 @@ from paperboy.embed import EmbedderUnavailable
 from paperboy.index.hybrid import MODES, PaperNotFound
 from paperboy.ingest.runner import StrictStop
 from paperboy.models import Filters
-from paperboy.service import Paperboy, demo_corpus
+from paperboy.service import Paperboy, demo_sources
 from paperboy.settings import Settings
 from paperboy.store.db import StoreURLError
 
@@ -304,7 +304,7 @@ def demo(
         home = Path(tempfile.mkdtemp(prefix="paperboy-demo-"))
         service = Paperboy(Settings.load(home=home, database_url=""), progress=RichProgress())
         ctx.call_on_close(service.close)
-    summaries = service.ingest([str(demo_corpus())])
+    summaries = service.ingest([str(path) for path in demo_sources()])
     out.print(summary_table(summaries))
     try:
         service.embed()

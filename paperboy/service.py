@@ -36,6 +36,12 @@ def demo_corpus() -> Path:
     return Path(str(resources.files("paperboy") / "data" / "demo_listing.txt"))
 
 
+def demo_sources() -> list[Path]:
+    """Everything `paperboy demo` loads: the listing, and recent papers with dates, authors and
+    categories (so the daily and category pages have something to show)."""
+    return [demo_corpus(), Path(str(resources.files("paperboy") / "data" / "demo_recent.jsonl"))]
+
+
 class Paperboy:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
                  progress: Progress | None = None) -> None:
