@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -199,6 +199,19 @@ class Paperboy:
         """The trending papers for a window, as they stand now or stood at the end of `day`."""
         return trending(self.store.signals, self.store.papers_by_ids, window=window, day=day,
                         category=category, limit=limit, now=now)
+
+    def follow(self, reader_id: int, kind: str, value: str, *,
+               filters: dict[str, Any] | None = None) -> bool:
+        """A reader follows a query (embedded now, when the model loads), a category or an
+        author; False when they already did."""
+        vector = None
+        if kind == "query":
+            try:
+                vector = self.embedder().embed([value])[0]
+            except EmbedderUnavailable:
+                pass  # matched by words until `paperboy daily` embeds it
+        return self.store.readers.follow(reader_id, kind, value, datetime.now(UTC),
+                                         filters=filters, vector=vector)
 
     def refresh_stars(self, *, limit: int | None = None) -> RefreshSummary:
         """A star snapshot of every code repository the stored papers link to."""

@@ -50,6 +50,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_limit", 1000, "Most papers one remote search source fetches per ingest."),
     Setting("base_url", "", "Public URL of the web app, for absolute links in feeds; empty means "
             "http://HOST:PORT of `paperboy serve`."),
+    Setting("secret_key", "", "Key that signs sessions and emailed links. Environment only; "
+            "empty means a random key kept in HOME/secret_key (set one key for all replicas)."),
+    Setting("smtp_url", "", "SMTP server for emails: smtp://user:password@host:587 (STARTTLS "
+            "on 587 or with ?starttls=1), smtps://host:465 (TLS); ?from=address sets the "
+            "sender. Empty means Paperboy sends no email. Environment only."),
+    Setting("digest_send_empty", False, "Send a digest even when a reader has nothing new."),
+    Setting("digest_concurrency", 4, "Digests sent at once (SMTP connections)."),
+    Setting("sources", "arxiv:cs.LG,arxiv:cs.CL,hf:daily", "What the daily run harvests, "
+            "comma-separated `paperboy ingest` sources (since the last harvest)."),
     Setting("github_api_url", "https://api.github.com", "GitHub REST API, for repository stars."),
     Setting("github_token", "", "GitHub token (optional; raises the rate limit from 60 to 5,000 "
             "requests an hour). Environment only; GITHUB_TOKEN is read too."),
@@ -76,6 +85,11 @@ class Settings:
     s2_api_key: str
     fetch_limit: int
     base_url: str
+    secret_key: str
+    smtp_url: str
+    digest_send_empty: bool
+    digest_concurrency: int
+    sources: str
     github_api_url: str
     github_token: str
 
@@ -106,6 +120,12 @@ def _coerce(setting: Setting, raw: Any) -> Any:
     kind = type(setting.default)
     if kind is str or isinstance(raw, kind):
         return raw if kind is not str else str(raw)
+    if kind is bool:
+        if str(raw).strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{setting.env}={raw!r} is not true or false")
     try:
         return kind(raw)
     except ValueError:

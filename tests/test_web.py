@@ -39,7 +39,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     service = Paperboy(make_settings(home), embedder=HashingEmbedder(dim=64))
     service.ingest([str(demo_corpus()), *map(str, PAPER_FIXTURES), str(hostile)])
     service.embed()
-    with TestClient(create_app(service, base_url=BASE)) as test_client:
+    app = create_app(service, base_url=BASE)  # https: cookies are Secure, so the client is too
+    with TestClient(app, base_url="https://testserver") as test_client:
         yield test_client
     service.close()
 
@@ -164,11 +165,16 @@ def test_request_and_query_limits(client: TestClient) -> None:
     assert client.get("/api/search", params={"q": "kernel", "limit": 1000}).status_code == 422
 
 
-def test_subscribe_says_it_is_not_available_and_stores_nothing(client: TestClient) -> None:
-    answer = client.post("/subscribe", data={"email": "reader@example.org"})
-    assert answer.status_code == 501
-    assert "not available yet" in answer.text and "was not stored" in answer.text
-    assert "reader@example.org" not in answer.text
+def test_subscribe_without_a_mail_server_says_so_and_stores_nothing(client: TestClient) -> None:
+    page = client.get("/")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    forged = client.post("/subscribe", data={"email": "reader@example.org"})
+    assert forged.status_code == 403
+    answer = client.post("/subscribe", data={"email": "reader@example.org", "csrf": token})
+    assert answer.status_code == 503
+    assert "not set up to send email" in answer.text and "Nothing was stored" in answer.text
+    service: Paperboy = client.app.state.service  # type: ignore[attr-defined]
+    assert service.store.readers.by_email("reader@example.org") is None
 
 
 def test_trending_api_page_and_feed_explain_each_paper(client: TestClient) -> None:

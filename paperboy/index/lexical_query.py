@@ -338,3 +338,13 @@ def _utc(value: datetime | date) -> datetime:
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def word_stems(text: str) -> list[str]:
+    """The stems the word index keeps for this text in a title or abstract."""
+    return list(_EN.analyze(text))
+
+
+def name_tokens(text: str) -> list[str]:
+    """An author name as the word index keeps it: lower-cased, accents folded."""
+    return list(_NAME.analyze(text))

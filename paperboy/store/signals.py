@@ -112,6 +112,11 @@ class Signals:
                 dated=micros(voted_at), value=-1, gain=-1))
         return True
 
+    def has_vote(self, reader: str, paper_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(_votes.c.reader).where(
+                _votes.c.reader == reader, _votes.c.paper_id == paper_id)).first() is not None
+
     def count(self) -> int:
         """How many signal events are stored."""
         with self.engine.connect() as conn:

@@ -22,6 +22,7 @@ from paperboy.store.db import engine_for, migrate
 from paperboy.store.embeddings import Embeddings
 from paperboy.store.filters import paper_filters
 from paperboy.store.merge import TITLE_KEY_LENGTH
+from paperboy.store.readers import Readers
 from paperboy.store.signals import Signals
 
 _papers = tables.papers
@@ -32,6 +33,7 @@ class Store:
         self.engine = engine
         self.embeddings = Embeddings(engine)
         self.signals = Signals(engine)
+        self.readers = Readers(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

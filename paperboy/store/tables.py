@@ -148,3 +148,86 @@ repositories = Table(
     Column("checked_at", UTCDateTime, nullable=False),
     Column("error", Text),
 )
+
+# Readers (paperboy/readers/): who subscribed, what they follow and keep, and their digests.
+readers = Table(
+    "readers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # lower-cased
+    Column("status", String(16), nullable=False),  # pending | active | paused | bounced
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("digest_hour", Integer, nullable=False, default=7),  # local hour, 0-23
+    Column("timezone", String(64), nullable=False, default="UTC"),  # IANA name
+    Column("last_digest_at", UTCDateTime),  # papers first seen after this are "new"
+    Column("bounces", Integer, nullable=False, default=0),  # permanent failures in a row
+    Column("model", LargeBinary),  # the recommender's weights, trained on `model_of`
+    Column("model_of", String(64)),  # fingerprint of the library the model was trained on
+)
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # query | category | author
+    Column("value", String(500), nullable=False),
+    Column("filters", Json, nullable=False),  # for queries: date range, category, has code
+    Column("vector", LargeBinary),  # the query's embedding, for matching by meaning
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("reader_id", "kind", "value", name="uq_follows_reader_kind_value"),
+)
+
+# A reader's saved papers ("library") and the papers they asked not to see again.
+library = Table(
+    "library",
+    metadata,
+    Column("reader_id", Integer, primary_key=True),
+    Column("paper_id", String(300), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+dismissals = Table(
+    "dismissals",
+    metadata,
+    Column("reader_id", Integer, primary_key=True),
+    Column("paper_id", String(300), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# One row per reader per local day, written before the send and confirmed after: the primary
+# key makes a second digest that day impossible, whatever crashes or runs twice.
+digests = Table(
+    "digests",
+    metadata,
+    Column("reader_id", Integer, primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in the reader's time zone
+    Column("status", String(16), nullable=False),  # sending | sent | failed | empty
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("papers", Json, nullable=False),
+    Column("error", Text),
+)
+
+# Attempts counted for rate limits (subscribe and sign-in, per address and per client).
+throttle = Table(
+    "throttle",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# Each step of each daily run (harvest, signals, embed, digest): what `paperboy status` shows.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("step", String(32), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False, index=True),
+    Column("finished_at", UTCDateTime),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("counts", Json, nullable=False),
+    Column("error", Text),
+)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BeforeValidator
 
 from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
@@ -33,11 +34,16 @@ Mode = Literal["hybrid", "lexical", "semantic"]
 PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id or DOI.")]
 
 
+_Blank = BeforeValidator(lambda value: value or None)  # an empty form field means "any"
+
+
 def listing_filters(
-    from_: Annotated[date | None, Query(alias="from", description="Published on or after.")] = None,
-    to: Annotated[date | None, Query(description="Published on or before.")] = None,
+    from_: Annotated[date | None, _Blank,
+                     Query(alias="from", description="Published on or after.")] = None,
+    to: Annotated[date | None, _Blank, Query(description="Published on or before.")] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    has_code: Annotated[bool | None, Query(description="Only papers with a code link.")] = None,
+    has_code: Annotated[bool | None, _Blank,
+                        Query(description="Only papers with a code link.")] = None,
 ) -> Filters:
     return Filters(date_from=from_, date_to=to, category=category or None, has_code=has_code)
 

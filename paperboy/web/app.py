@@ -20,9 +20,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from paperboy import __version__
+from paperboy.readers.accounts import Accounts, Links, secret_key
+from paperboy.readers.mail import smtp_mailer
 from paperboy.service import Paperboy
-from paperboy.web import api, feeds, pages
+from paperboy.web import account, api, feeds, pages
 from paperboy.web.render import render
+from paperboy.web.session import Sessions
 from paperboy.web.views import BadCursor
 
 MAX_URL_CHARS = 4096
@@ -37,9 +40,10 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
-_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-          413: "request_too_large", 414: "uri_too_long", 422: "invalid_parameter",
-          500: "internal_error", 501: "not_implemented", 503: "unavailable"}
+_CODES = {400: "bad_request", 401: "sign_in_required", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 413: "request_too_large", 414: "uri_too_long",
+          422: "invalid_parameter", 429: "too_many_requests", 500: "internal_error",
+          501: "not_implemented", 503: "unavailable"}
 log = logging.getLogger("paperboy.web")
 
 
@@ -57,6 +61,11 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.state.service = service
     app.state.base_url = (base_url or service.settings.base_url or "http://localhost:8000"
                           ).rstrip("/")
+    secret = secret_key(service.settings)
+    app.state.sessions = Sessions(secret, secure=app.state.base_url.startswith("https://"))
+    mailer, sender = smtp_mailer(service.settings)
+    app.state.accounts = Accounts(service.store, Links(secret, app.state.base_url), mailer,
+                                  sender=sender)
 
     @app.middleware("http")
     async def guard(request: Request,
@@ -70,6 +79,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
             response = await call_next(request)
             if (search_ms := getattr(request.state, "search_ms", None)) is not None:
                 response.headers["Server-Timing"] = f"search;dur={search_ms:.2f}"
+        app.state.sessions.remember_csrf(request, response)
         response.headers.update(SECURITY_HEADERS)
         return response
 
@@ -96,6 +106,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
               name="static")
     app.include_router(api.router)
     app.include_router(feeds.router)
+    app.include_router(account.router)
     app.include_router(pages.router)
     return app
 

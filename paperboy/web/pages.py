@@ -11,7 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperboy.index.hybrid import MODES, PaperNotFound
 from paperboy.models import Filters
+from paperboy.store.readers import reader_key
 from paperboy.web import api
+from paperboy.web.account import current_reader
 from paperboy.web.render import render
 from paperboy.web.views import bibtex
 
@@ -78,9 +80,14 @@ def paper(request: Request, paper_id: str) -> Response:
         similar = api.service_of(request).similar(found["id"], limit=8)
     except PaperNotFound:
         similar = None
+    reader = current_reader(request)
+    store = api.service_of(request).store
+    mine = {"saved": found["id"] in store.readers.library(reader["id"]),
+            "voted": store.signals.has_vote(reader_key(reader["id"]), found["id"])} \
+        if reader else {}
     return render(request, "paper.html", {
         "title": f"{found['title']} – Paperboy", "paper": found, "bibtex": bibtex(found),
-        "similar": similar})
+        "similar": similar, "mine": mine})
 
 
 @router.get("/daily")
@@ -131,13 +138,6 @@ def papers(request: Request,
     return render(request, "listing.html", {
         "title": "All papers – Paperboy", "heading": "All papers, newest first",
         "listing": data, "path": "/papers"})
-
-
-@router.post("/subscribe")
-def subscribe(request: Request) -> Response:
-    """Accounts do not exist yet: say so plainly, and store nothing."""
-    return render(request, "subscribe.html", {"title": "Email digests are not available yet"},
-                  status_code=501)
 
 
 def _query(params: dict[str, Any]) -> str:

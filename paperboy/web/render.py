@@ -25,5 +25,8 @@ templates.env.filters["query"] = lambda params: urlencode(
 
 def render(request: Request, name: str, context: dict[str, Any], *,
            status_code: int = 200) -> Response:
-    context = {"feeds": [], "year": datetime.now().year, **context}
+    from paperboy.web.account import current_reader
+
+    context = {"feeds": [], "year": datetime.now().year, "reader": current_reader(request),
+               "csrf_token": request.app.state.sessions.csrf_token(request), **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)

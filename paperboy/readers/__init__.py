@@ -1,0 +1,1 @@
+"""Readers: accounts, what they follow, their library, and recommendations for them."""

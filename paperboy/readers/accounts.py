@@ -1,0 +1,174 @@
+"""Subscribing, confirming, signing in and out by email: no passwords.
+
+Every link Paperboy emails is signed with the secret key and expires (`LINK_LIFETIMES`). A new
+address gets a confirmation link (double opt-in); a known one gets a sign-in link instead, and
+the answer on the page is the same either way, so the form does not tell who subscribed. Both
+are rate limited per address and per client.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Literal
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from paperboy.settings import Settings
+from paperboy.store import Store
+
+LINK_LIFETIMES = {
+    "confirm": timedelta(days=7),
+    "signin": timedelta(minutes=30),
+    "unsubscribe": timedelta(days=365),  # in every digest; RFC 8058 wants it to keep working
+}
+RATE_PER_ADDRESS = 3  # subscribe or sign-in mails per address per hour
+RATE_PER_CLIENT = 20  # per client address per hour
+_EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+Mailer = Callable[[EmailMessage], None]
+Outcome = Literal["sent", "invalid", "rate_limited", "no_email"]
+
+
+class LinkError(ValueError):
+    """A link that is not Paperboy's, was altered, or has expired."""
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, else one generated once and kept (owner-only) in the home."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.home) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(secrets.token_urlsafe(48), encoding="ascii")
+        temporary.chmod(0o600)
+        temporary.replace(path)
+    return path.read_text(encoding="ascii").strip()
+
+
+def valid_email(address: str) -> str | None:
+    """The address, trimmed and lower-cased, or None when it cannot be one."""
+    address = address.strip().lower()
+    return address if len(address) <= 254 and _EMAIL.match(address) else None
+
+
+@dataclass
+class Links:
+    """Signed, expiring links for one purpose each (see LINK_LIFETIMES)."""
+
+    secret: str
+    base_url: str
+
+    def token(self, purpose: str, reader_id: int) -> str:
+        return self._serializer(purpose).dumps(reader_id)
+
+    def url(self, purpose: str, reader_id: int) -> str:
+        path = {"confirm": "/confirm", "signin": "/signin/link",
+                "unsubscribe": "/unsubscribe"}[purpose]
+        return f"{self.base_url}{path}?token={self.token(purpose, reader_id)}"
+
+    def read(self, purpose: str, token: str) -> int:
+        lifetime = LINK_LIFETIMES[purpose]
+        try:
+            value = self._serializer(purpose).loads(token,
+                                                    max_age=int(lifetime.total_seconds()))
+        except SignatureExpired as exc:
+            raise LinkError("this link has expired; ask for a new one") from exc
+        except BadSignature as exc:
+            raise LinkError("this link is not valid (it may have been cut or altered)") from exc
+        if not isinstance(value, int):
+            raise LinkError("this link is not valid")
+        return value
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        if purpose not in LINK_LIFETIMES:
+            raise ValueError(f"unknown link purpose {purpose!r}")
+        return URLSafeTimedSerializer(self.secret, salt=f"paperboy-{purpose}")
+
+
+class Accounts:
+    """The flows behind the subscribe and sign-in forms and the emailed links."""
+
+    def __init__(self, store: Store, links: Links, mailer: Mailer | None, *, sender: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self.links = links
+        self.mailer = mailer
+        self.sender = sender
+        self.clock = clock
+
+    def subscribe(self, address: str, client: str) -> Outcome:
+        """Start a subscription: a confirmation link for a new address, a sign-in link for a
+        known one."""
+        return self._mail_link(address, client, subscribing=True)
+
+    def request_sign_in(self, address: str, client: str) -> Outcome:
+        return self._mail_link(address, client, subscribing=False)
+
+    def _mail_link(self, address: str, client: str, *, subscribing: bool) -> Outcome:
+        email = valid_email(address)
+        if email is None:
+            return "invalid"
+        if self.mailer is None:
+            return "no_email"
+        now = self.clock()
+        if not self.store.readers.attempt([f"mail:{email}"], now, limit=RATE_PER_ADDRESS,
+                                          per=timedelta(hours=1)) or \
+                not self.store.readers.attempt([f"client:{client}"], now,
+                                               limit=RATE_PER_CLIENT, per=timedelta(hours=1)):
+            return "rate_limited"
+        reader = self.store.readers.by_email(email)
+        if reader is None and not subscribing:
+            return "sent"  # the same answer as for a reader: the form tells nobody who exists
+        if reader is None:
+            reader = self.store.readers.create(email, now)
+        if reader["status"] == "pending":
+            self.mailer(self._message(email, "Confirm your Paperboy subscription", (
+                "Someone (we hope you) asked to receive Paperboy's daily digest of trending "
+                "and new research papers at this address.\n\nConfirm within 7 days by opening "
+                f"this link:\n\n{self.links.url('confirm', reader['id'])}\n\n"
+                "If it was not you, ignore this email: nothing will be sent.")))
+        else:
+            self.mailer(self._message(email, "Your Paperboy sign-in link", (
+                "Open this link within 30 minutes to sign in to Paperboy:\n\n"
+                f"{self.links.url('signin', reader['id'])}\n\n"
+                "If you did not ask for it, ignore this email.")))
+        return "sent"
+
+    def confirm(self, token: str) -> dict[str, object]:
+        """The reader a confirmation link names, now confirmed (raises LinkError)."""
+        reader = self._reader(self.links.read("confirm", token))
+        self.store.readers.confirm(int(reader["id"]), self.clock())  # type: ignore[call-overload]
+        return self._reader(int(reader["id"]))  # type: ignore[call-overload]
+
+    def sign_in(self, token: str) -> dict[str, object]:
+        """The reader a sign-in link names (raises LinkError)."""
+        return self._reader(self.links.read("signin", token))
+
+    def unsubscribe(self, token: str) -> dict[str, object]:
+        """Stop a reader's digests (their account and library stay); raises LinkError."""
+        reader = self._reader(self.links.read("unsubscribe", token))
+        self.store.readers.update(int(reader["id"]), status="paused")  # type: ignore[call-overload]
+        return reader
+
+    def _reader(self, reader_id: int) -> dict[str, object]:
+        reader = self.store.readers.get(reader_id)
+        if reader is None:
+            raise LinkError("this link is for an account that no longer exists")
+        return reader
+
+    def _message(self, to: str, subject: str, body: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        return message

@@ -1,0 +1,221 @@
+"""Readers in the store: accounts, follows, library, dismissals, digest send records, throttles.
+
+Deleting a reader deletes everything of theirs, votes included. The digest record of a day is
+claimed with an insert that the primary key (reader, day) lets succeed once: that claim, written
+before sending, is what keeps a reader to one digest a day across crashes and parallel runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paperboy.store import tables
+
+_readers = tables.readers
+_follows = tables.follows
+_library = tables.library
+_dismissals = tables.dismissals
+_digests = tables.digests
+_throttle = tables.throttle
+
+FOLLOW_KINDS = ("query", "category", "author")
+
+
+class Readers:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def get(self, reader_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_readers).where(_readers.c.id == reader_id)).first()
+        return dict(row._mapping) if row else None
+
+    def by_email(self, email: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_readers).where(
+                _readers.c.email == email.strip().lower())).first()
+        return dict(row._mapping) if row else None
+
+    def create(self, email: str, now: datetime, *, confirmed: bool = False) -> dict[str, Any]:
+        """A new reader (pending until they confirm, unless `confirmed`); the existing one if
+        the address is known."""
+        email = email.strip().lower()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_readers.insert().values(
+                    email=email, status="active" if confirmed else "pending", created_at=now,
+                    confirmed_at=now if confirmed else None, digest_hour=7, timezone="UTC",
+                    bounces=0))
+        except IntegrityError:
+            pass  # known address: keep the reader as they are
+        found = self.by_email(email)
+        assert found is not None
+        return found
+
+    def confirm(self, reader_id: int, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(_readers).where(
+                _readers.c.id == reader_id, _readers.c.status == "pending").values(
+                status="active", confirmed_at=now))
+
+    def update(self, reader_id: int, **values: Any) -> None:
+        allowed = {"status", "digest_hour", "timezone", "last_digest_at", "bounces", "model",
+                   "model_of"}
+        if unknown := set(values) - allowed:
+            raise ValueError(f"cannot set {', '.join(sorted(unknown))} on a reader")
+        with self.engine.begin() as conn:
+            conn.execute(update(_readers).where(_readers.c.id == reader_id).values(**values))
+
+    def delete(self, reader_id: int) -> None:
+        """Delete the reader and everything of theirs (follows, library, votes, digests)."""
+        key = reader_key(reader_id)
+        with self.engine.begin() as conn:
+            for table in (_follows, _library, _dismissals, _digests):
+                conn.execute(delete(table).where(table.c.reader_id == reader_id))
+            conn.execute(delete(tables.votes).where(tables.votes.c.reader == key))
+            events = tables.signal_events
+            conn.execute(delete(events).where(events.c.kind == "vote", events.c.key == key))
+            conn.execute(delete(_readers).where(_readers.c.id == reader_id))
+
+    def all(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        query = select(_readers).order_by(_readers.c.id)
+        if status is not None:
+            query = query.where(_readers.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- follows ----------------------------------------------------------------------------
+
+    def follow(self, reader_id: int, kind: str, value: str, now: datetime, *,
+               filters: dict[str, Any] | None = None, vector: np.ndarray | None = None) -> bool:
+        """Follow a query, category or author; False when already followed."""
+        if kind not in FOLLOW_KINDS:
+            raise ValueError(f"cannot follow a {kind!r}: use one of {', '.join(FOLLOW_KINDS)}")
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError(f"an empty {kind} cannot be followed")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_follows.insert().values(
+                    reader_id=reader_id, kind=kind, value=value[:500], filters=filters or {},
+                    vector=None if vector is None else np.asarray(vector, np.float32).tobytes(),
+                    created_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def unfollow(self, reader_id: int, follow_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_follows).where(_follows.c.id == follow_id,
+                                                _follows.c.reader_id == reader_id))
+
+    def follows(self, reader_ids: Sequence[int]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(_follows).where(_follows.c.reader_id.in_(list(reader_ids)))
+                .order_by(_follows.c.reader_id, _follows.c.id))]
+
+    def set_follow_vector(self, follow_id: int, vector: np.ndarray) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(_follows).where(_follows.c.id == follow_id).values(
+                vector=np.asarray(vector, np.float32).tobytes()))
+
+    # -- library and dismissals ---------------------------------------------------------------
+
+    def save(self, reader_id: int, paper_id: str, now: datetime) -> bool:
+        return self._add(_library, reader_id, paper_id, added_at=now)
+
+    def unsave(self, reader_id: int, paper_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_library).where(_library.c.reader_id == reader_id,
+                                                _library.c.paper_id == paper_id))
+
+    def dismiss(self, reader_id: int, paper_id: str, now: datetime) -> bool:
+        return self._add(_dismissals, reader_id, paper_id, at=now)
+
+    def _add(self, table: Any, reader_id: int, paper_id: str, **values: Any) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(table.insert().values(reader_id=reader_id, paper_id=paper_id,
+                                                   **values))
+        except IntegrityError:
+            return False
+        return True
+
+    def library(self, reader_id: int) -> list[str]:
+        """Saved papers, newest first."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(_library.c.paper_id).where(
+                _library.c.reader_id == reader_id).order_by(_library.c.added_at.desc()))
+                .scalars())
+
+    def dismissed(self, reader_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(_dismissals.c.paper_id).where(
+                _dismissals.c.reader_id == reader_id)).scalars())
+
+    # -- digests ----------------------------------------------------------------------------
+
+    def claim_digest(self, reader_id: int, day: str, papers: list[str], now: datetime) -> bool:
+        """Record that this reader's digest of `day` is being sent; False if one already was
+        (or is being) sent, by this run or any other."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_digests.insert().values(
+                    reader_id=reader_id, day=day, status="sending", created_at=now,
+                    papers=papers))
+        except IntegrityError:
+            return False
+        return True
+
+    def finish_digest(self, reader_id: int, day: str, status: str, now: datetime, *,
+                      error: str | None = None, last_digest_at: datetime | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(_digests).where(
+                _digests.c.reader_id == reader_id, _digests.c.day == day).values(
+                status=status, sent_at=now if status == "sent" else None, error=error))
+            if last_digest_at is not None:
+                conn.execute(update(_readers).where(_readers.c.id == reader_id).values(
+                    last_digest_at=last_digest_at))
+
+    def digests(self, reader_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(_digests).where(_digests.c.reader_id == reader_id)
+                .order_by(_digests.c.day))]
+
+    def digest_counts(self, day: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(  # type: ignore[arg-type]
+                select(_digests.c.status, func.count()).where(_digests.c.day == day)
+                .group_by(_digests.c.status)).all())
+
+    # -- rate limits ------------------------------------------------------------------------
+
+    def attempt(self, keys: Sequence[str], now: datetime, *, limit: int,
+                per: timedelta) -> bool:
+        """Count an attempt under each key; False (and nothing counted) when any key already
+        reached `limit` attempts within `per`."""
+        since = now - per
+        with self.engine.begin() as conn:
+            conn.execute(delete(_throttle).where(_throttle.c.at < now - timedelta(days=1)))
+            for key in keys:
+                used = conn.execute(select(func.count()).select_from(_throttle).where(
+                    _throttle.c.key == key, _throttle.c.at >= since)).scalar_one()
+                if used >= limit:
+                    return False
+            conn.execute(_throttle.insert(), [{"key": key, "at": now} for key in keys])
+        return True
+
+
+def reader_key(reader_id: int) -> str:
+    """How a reader is named in the votes and signal events (which predate accounts)."""
+    return f"reader:{reader_id}"

@@ -1,0 +1,246 @@
+"""Reader pages: subscribe, confirm, sign in and out, the account page and its forms, saving,
+upvoting and dismissing papers, and the one-click unsubscribe of every digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperboy.readers.accounts import Accounts, LinkError
+from paperboy.service import Paperboy
+from paperboy.store.readers import reader_key
+from paperboy.web.render import render
+from paperboy.web.session import Sessions
+
+router = APIRouter(include_in_schema=False)
+Csrf = Annotated[str, Form(max_length=100)]
+_MESSAGES = {
+    "sent": "Check your inbox: we sent you a link. It works once, and expires.",
+    "invalid": "That does not look like an email address.",
+    "rate_limited": "Too many requests for this address or from your network; try again in "
+                    "an hour.",
+    "no_email": "This Paperboy server is not set up to send email (no SMTP server is "
+                "configured), so it cannot subscribe anyone. Nothing was stored.",
+}
+
+
+def _accounts(request: Request) -> Accounts:
+    return request.app.state.accounts  # type: ignore[no-any-return]
+
+
+def _sessions(request: Request) -> Sessions:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+def _service(request: Request) -> Paperboy:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def current_reader(request: Request) -> dict[str, Any] | None:
+    """The signed-in reader, looked up once per request."""
+    if not hasattr(request.state, "reader"):
+        reader_id = _sessions(request).reader_id(request)
+        request.state.reader = (_service(request).store.readers.get(reader_id)
+                                if reader_id is not None else None)
+    return request.state.reader  # type: ignore[no-any-return]
+
+
+def _signed_in(request: Request) -> dict[str, Any]:
+    reader = current_reader(request)
+    if reader is None:
+        raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
+    return reader
+
+
+def _back(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303)
+
+
+@router.post("/subscribe")
+def subscribe(request: Request, csrf: Csrf = "",
+              email: Annotated[str, Form(max_length=320)] = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    outcome = _accounts(request).subscribe(email, _client(request))
+    return render(request, "message.html", {
+        "title": "Subscribe to Paperboy", "heading": "Subscribe", "message": _MESSAGES[outcome]},
+        status_code={"sent": 200, "invalid": 400, "rate_limited": 429,
+                     "no_email": 503}[outcome])
+
+
+@router.get("/confirm")
+def confirm(request: Request, token: str = "") -> Response:
+    try:
+        reader = _accounts(request).confirm(token)
+    except LinkError as error:
+        return render(request, "message.html", {"title": "Link not valid", "heading":
+                                                "This link does not work",
+                                                "message": str(error)}, status_code=400)
+    response = _back("/account?welcome=1")
+    _sessions(request).sign_in(response, int(reader["id"]))  # type: ignore[call-overload]
+    return response
+
+
+@router.get("/signin")
+def sign_in_form(request: Request) -> Response:
+    return render(request, "signin.html", {"title": "Sign in – Paperboy"})
+
+
+@router.post("/signin")
+def sign_in(request: Request, csrf: Csrf = "",
+            email: Annotated[str, Form(max_length=320)] = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    outcome = _accounts(request).request_sign_in(email, _client(request))
+    return render(request, "message.html", {
+        "title": "Sign in – Paperboy", "heading": "Sign in", "message": _MESSAGES[outcome]},
+        status_code={"sent": 200, "invalid": 400, "rate_limited": 429,
+                     "no_email": 503}[outcome])
+
+
+@router.get("/signin/link")
+def sign_in_link(request: Request, token: str = "") -> Response:
+    try:
+        reader = _accounts(request).sign_in(token)
+    except LinkError as error:
+        return render(request, "message.html", {"title": "Link not valid", "heading":
+                                                "This link does not work",
+                                                "message": str(error)}, status_code=400)
+    response = _back("/account")
+    _sessions(request).sign_in(response, int(reader["id"]))  # type: ignore[call-overload]
+    return response
+
+
+@router.post("/signout")
+def sign_out(request: Request, csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    response = _back("/")
+    _sessions(request).sign_out(response)
+    return response
+
+
+@router.get("/account")
+def account(request: Request) -> Response:
+    reader = current_reader(request)
+    if reader is None:
+        return _back("/signin")
+    store = _service(request).store
+    saved = store.papers_by_ids(store.readers.library(reader["id"]))
+    return render(request, "account.html", {
+        "title": "Your account – Paperboy", "follows": store.readers.follows([reader["id"]]),
+        "library": [saved[i] for i in store.readers.library(reader["id"]) if i in saved],
+        "timezones": sorted(available_timezones()),
+        "welcome": request.query_params.get("welcome") == "1"})
+
+
+@router.post("/account/settings")
+def settings(request: Request, digest_hour: Annotated[int, Form(ge=0, le=23)],
+             timezone: Annotated[str, Form(max_length=64)], csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HTTPException(400, f"unknown time zone {timezone!r}") from None
+    _service(request).store.readers.update(reader["id"], digest_hour=digest_hour,
+                                           timezone=timezone)
+    return _back("/account")
+
+
+@router.post("/account/follows")
+def follow(request: Request, kind: Annotated[str, Form(max_length=16)],
+           value: Annotated[str, Form(min_length=1, max_length=500)],
+           csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    try:
+        _service(request).follow(reader["id"], kind, value)
+    except ValueError as error:
+        raise HTTPException(400, str(error)) from None
+    return _back("/account")
+
+
+@router.post("/account/follows/{follow_id}/delete")
+def unfollow(request: Request, follow_id: int, csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    _service(request).store.readers.unfollow(_signed_in(request)["id"], follow_id)
+    return _back("/account")
+
+
+@router.post("/account/pause")
+def pause(request: Request, csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    _service(request).store.readers.update(_signed_in(request)["id"], status="paused")
+    return _back("/account")
+
+
+@router.post("/account/resume")
+def resume(request: Request, csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    _service(request).store.readers.update(_signed_in(request)["id"], status="active",
+                                           bounces=0)
+    return _back("/account")
+
+
+@router.post("/account/delete")
+def delete_account(request: Request, csrf: Csrf = "",
+                   confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    if confirm != "yes":
+        raise HTTPException(400, "tick the box to confirm that everything should be deleted")
+    _service(request).store.readers.delete(reader["id"])
+    response = render(request, "message.html", {
+        "title": "Account deleted", "heading": "Your account is deleted",
+        "message": "Your address, follows, library and votes are gone from this Paperboy."})
+    _sessions(request).sign_out(response)
+    return response
+
+
+@router.post("/papers/{paper_id:path}/{action}")
+def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "") -> Response:
+    """save, unsave, upvote, unvote, dismiss: then back to the paper."""
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    store = _service(request).store
+    paper = store.paper(paper_id)
+    if paper is None:
+        raise HTTPException(404, f"no paper with id {paper_id!r}")
+    now, pid, rid = datetime.now(UTC), paper["id"], reader["id"]
+    actions = {
+        "save": lambda: store.readers.save(rid, pid, now),
+        "unsave": lambda: store.readers.unsave(rid, pid),
+        "upvote": lambda: store.signals.vote(reader_key(rid), pid, now),
+        "unvote": lambda: store.signals.withdraw(reader_key(rid), pid, now),
+        "dismiss": lambda: store.readers.dismiss(rid, pid, now),
+    }
+    if action not in actions:
+        raise HTTPException(404, f"no action {action!r} on papers")
+    actions[action]()
+    return _back(f"/papers/{pid}")
+
+
+@router.get("/unsubscribe")
+def unsubscribe_page(request: Request, token: str = "") -> Response:
+    return render(request, "unsubscribe.html", {"title": "Unsubscribe – Paperboy",
+                                                "token": token})
+
+
+@router.post("/unsubscribe")
+def unsubscribe(request: Request, token: str = "") -> Response:
+    """One click (RFC 8058): the signed token is the authority, no session or CSRF needed."""
+    try:
+        _accounts(request).unsubscribe(token)
+    except LinkError as error:
+        return render(request, "message.html", {"title": "Link not valid", "heading":
+                                                "This link does not work",
+                                                "message": str(error)}, status_code=400)
+    return render(request, "message.html", {
+        "title": "Unsubscribed", "heading": "You are unsubscribed",
+        "message": "No more digests will be sent. Your library stays; sign in to resume."})
