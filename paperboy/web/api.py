@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BeforeValidator
 
 from paperboy.index.hybrid import PaperNotFound
@@ -23,6 +27,7 @@ from paperboy.web.views import (
     offset_cursor,
 )
 
+T = TypeVar("T")
 MAX_QUERY_CHARS = 500
 router = APIRouter()
 
@@ -37,7 +42,7 @@ PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id
 _Blank = BeforeValidator(lambda value: value or None)  # an empty form field means "any"
 
 
-def listing_filters(
+async def listing_filters(
     from_: Annotated[date | None, _Blank,
                      Query(alias="from", description="Published on or after.")] = None,
     to: Annotated[date | None, _Blank, Query(description="Published on or before.")] = None,
@@ -71,18 +76,30 @@ def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", **service_of(request).stats()}
 
 
-@router.get("/api/search", tags=["search"])
-def search(
+@router.get("/api/search", tags=["search"], response_class=JSONResponse)
+async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
                             description="Words, \"phrases\", an arXiv id, URL or DOI.")],
     filters: Annotated[Filters, Depends(listing_filters)],
     limit: Limit = 20, cursor: Cursor = None,
     mode: Mode = "hybrid",
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Papers for a query, best first, each with why it matched."""
-    return search_page(request, q, filters, limit=limit, offset=cursor_offset(cursor),
-                       mode=mode)
+    offset = cursor_offset(cursor)
+    data = await in_worker(search_page, request, q, filters, limit=limit, offset=offset,
+                           mode=mode)
+    return JSONResponse(data)
+
+
+# Searches run in worker threads, at most one per core at a time: more would only contend for
+# the interpreter and make every search slower (waiting requests queue here instead).
+_SEARCHES = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+
+
+async def in_worker(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs),
+                                          limiter=_SEARCHES)
 
 
 def search_page(request: Request, q: str, filters: Filters, *, limit: int, offset: int,

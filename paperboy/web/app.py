@@ -9,7 +9,7 @@ Requests with overlong URLs or bodies are refused before any work. Errors are JS
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +17,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperboy import __version__
 from paperboy.readers.accounts import Accounts, Links, secret_key
@@ -67,21 +69,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.state.accounts = Accounts(service.store, Links(secret, app.state.base_url), mailer,
                                   sender=sender)
 
-    @app.middleware("http")
-    async def guard(request: Request,
-                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length", "0")
-        if len(str(request.url)) > MAX_URL_CHARS:
-            response = _error(request, 414, f"the URL is longer than {MAX_URL_CHARS} characters")
-        elif not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            response = _error(request, 413, f"the request body is over {MAX_BODY_BYTES} bytes")
-        else:
-            response = await call_next(request)
-            if (search_ms := getattr(request.state, "search_ms", None)) is not None:
-                response.headers["Server-Timing"] = f"search;dur={search_ms:.2f}"
-        app.state.sessions.remember_csrf(request, response)
-        response.headers.update(SECURITY_HEADERS)
-        return response
+    app.add_middleware(Guard, sessions=app.state.sessions)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -109,6 +97,46 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.include_router(account.router)
     app.include_router(pages.router)
     return app
+
+
+class Guard:
+    """Plain ASGI middleware (no per-request task or stream): refuses overlong URLs and bodies
+    before any work, and adds the security headers, `Server-Timing` (the service's search time,
+    so the HTTP layer's share is measurable) and a new CSRF cookie to every response."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        url_chars = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        refusal = None
+        if url_chars > MAX_URL_CHARS:
+            refusal = 414, f"the URL is longer than {MAX_URL_CHARS} characters"
+        elif not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            refusal = 413, f"the request body is over {MAX_BODY_BYTES} bytes"
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if (search_ms := state.get("search_ms")) is not None:
+                    headers["Server-Timing"] = f"search;dur={search_ms:.2f}"
+                if token := state.get("csrf_new"):
+                    headers.append("Set-Cookie", self.sessions.csrf_cookie(token))
+            await send(message)
+
+        if refusal is not None:
+            response = _error(Request(scope), *refusal)
+            await response(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, receive, send_with_headers)
 
 
 def _error(request: Request, status: int, message: str) -> Response:

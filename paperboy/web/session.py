@@ -53,10 +53,10 @@ class Sessions:
             request.state.csrf_new = token
         return str(token)
 
-    def remember_csrf(self, request: Request, response: Response) -> None:
-        if new := getattr(request.state, "csrf_new", None):
-            response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="lax",
-                                secure=self.secure, path="/")
+    def csrf_cookie(self, token: str) -> str:
+        """The Set-Cookie value that gives a client its CSRF token."""
+        return (f"{CSRF_COOKIE}={token}; HttpOnly; Path=/; SameSite=lax"
+                + ("; Secure" if self.secure else ""))
 
     def check_csrf(self, request: Request, form: Any) -> None:
         sent = str(form.get("csrf") or "")
