@@ -131,7 +131,8 @@ def start(home: Path, model: str, port: int, log: Path, timeout_s: float,
            "HF_HUB_OFFLINE": "1"}
     with log.open("wb") as out:
         child = subprocess.Popen([sys.executable, "-m", "paperboy", "--home", str(home),
-                                  "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                  "serve", "--no-schedule", "--host", "127.0.0.1",
+                                  "--port", str(port)],
                                  stdout=out, stderr=subprocess.STDOUT, env=env)
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:

@@ -15,6 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from paperboy.digest.compose import Digest
+from paperboy.digest.render import render as render_digest
+from paperboy.digest.run import Composer, DigestRun, send_digests
+from paperboy.digest.send import SmtpConfig, SmtpSender
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.hybrid import Mode, Searcher, SearchResult
@@ -24,6 +28,7 @@ from paperboy.index.vectors import HnswIndex, VectorIndex
 from paperboy.ingest.runner import SourceSummary, ingest
 from paperboy.models import Filters
 from paperboy.progress import Progress, Silent
+from paperboy.readers.accounts import Links, secret_key
 from paperboy.settings import Settings
 from paperboy.signals.github import GitHubStars
 from paperboy.signals.refresh import RefreshSummary, refresh_stars, waiting_note
@@ -213,12 +218,54 @@ class Paperboy:
         return self.store.readers.follow(reader_id, kind, value, datetime.now(UTC),
                                          filters=filters, vector=vector)
 
-    def refresh_stars(self, *, limit: int | None = None) -> RefreshSummary:
-        """A star snapshot of every code repository the stored papers link to."""
-        with GitHubStars(api_url=self.settings.github_api_url,
+    def refresh_stars(self, *, limit: int | None = None,
+                      max_wait_s: float = 3600.0) -> RefreshSummary:
+        """A star snapshot of every code repository the stored papers link to (a rate limit
+        that would make it wait longer than `max_wait_s` fails the remaining checks)."""
+        with GitHubStars(api_url=self.settings.github_api_url, max_wait_s=max_wait_s,
                          token=self.settings.github_token or None,
                          timeout_s=self.settings.http_timeout_s,
                          retries=self.settings.http_retries,
                          backoff_s=self.settings.http_backoff_s,
                          on_wait=waiting_note(self.progress)) as checker:
             return refresh_stars(self.store, checker, self.progress, limit=limit)
+
+    # -- readers and digests ------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return (self.settings.base_url or "http://localhost:8000").rstrip("/")
+
+    def links(self) -> Links:
+        return Links(secret_key(self.settings), self.base_url)
+
+    def send_digests(self, *, day: date | None = None,
+                     now: datetime | None = None) -> DigestRun:
+        """Send the digests that are due (or every active reader's for `day`)."""
+        sender, mail_from = None, ""
+        if self.settings.smtp_url:
+            config = SmtpConfig.from_url(self.settings.smtp_url)
+            sender = SmtpSender(config, concurrency=self.settings.digest_concurrency)
+            mail_from = config.sender
+        now = now or datetime.now(UTC)
+        return send_digests(self.store, composer_for=lambda readers: self._composer(readers, now),
+                            sender=sender, links=self.links(), mail_from=mail_from,
+                            base_url=self.base_url, progress=self.progress, now=now, day=day,
+                            send_empty=self.settings.digest_send_empty)
+
+    def preview_digest(self, email: str, *, now: datetime | None = None) -> tuple[Digest, str]:
+        """A reader's digest as it would be sent now (nothing recorded): (digest, html)."""
+        reader = self.store.readers.by_email(email)
+        if reader is None:
+            raise LookupError(f"no reader with the address {email!r}")
+        now = now or datetime.now(UTC)
+        digest = self._composer([reader], now).compose(reader, now.date().isoformat())
+        html, _ = render_digest(digest, base_url=self.base_url,
+                                unsubscribe_url=self.links().url("unsubscribe", reader["id"]))
+        return digest, html
+
+    def _composer(self, readers: list[dict[str, Any]], now: datetime) -> Composer:
+        entries = self.trending(window="day", now=now, limit=20) or \
+            self.trending(window="week", now=now, limit=20)
+        model = self.model_name if self.store.embeddings.dim(self.model_name) else None
+        return Composer(self.store, model=model, trending=entries, readers=readers, now=now)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from smtpserver import EphemeralController, Inbox
 from sqlalchemy.engine import make_url
 
 from paperboy.service import Paperboy
@@ -90,3 +93,24 @@ def service(tmp_path: Path, database_url: str) -> Iterator[Paperboy]:
     paperboy = Paperboy(make_settings(tmp_path / "home", database_url))
     yield paperboy
     paperboy.close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., tuple[Inbox, int]]]:
+    """Start a real SMTP server on 127.0.0.1 with the given aiosmtpd options, requiring a
+    login as "reader" when `auth`; returns its Inbox and port."""
+    controllers: list[Controller] = []
+
+    def start(*, auth: bool = False, **options: Any) -> tuple[Inbox, int]:
+        inbox = Inbox()
+        if auth:
+            options.update(authenticator=inbox.authenticate, auth_required=True)
+        controller = EphemeralController(inbox, hostname="127.0.0.1", port=0,
+                                         server_hostname="mx.test", **options)
+        controller.start()
+        controllers.append(controller)
+        return inbox, controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from paperboy.embed import HashingEmbedder
 from paperboy.service import Paperboy, demo_corpus
-from paperboy.web import create_app
+from paperboy.web.app import create_app
 
 BASE = "https://papers.example.org"
 HOSTILE = {

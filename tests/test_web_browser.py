@@ -106,8 +106,8 @@ def server(home: Path) -> Iterator[str]:
     log = home.parent / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "paperboy", "--home", str(home), "serve", "--host",
-             "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "paperboy", "--home", str(home), "serve", "--no-schedule",
+             "--host", "127.0.0.1", "--port", str(port)],
             env={**os.environ, **SERVER_ENV}, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

@@ -23,6 +23,7 @@ from paperboy.store.embeddings import Embeddings
 from paperboy.store.filters import paper_filters
 from paperboy.store.merge import TITLE_KEY_LENGTH
 from paperboy.store.readers import Readers
+from paperboy.store.runs import Runs
 from paperboy.store.signals import Signals
 
 _papers = tables.papers
@@ -34,6 +35,7 @@ class Store:
         self.embeddings = Embeddings(engine)
         self.signals = Signals(engine)
         self.readers = Readers(engine)
+        self.runs = Runs(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

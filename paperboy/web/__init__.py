@@ -1,5 +1,2 @@
-"""The web app: server-rendered pages (Jinja2 + htmx), the JSON API and Atom feeds."""
-
-from paperboy.web.app import create_app
-
-__all__ = ["create_app"]
+"""The web app (`paperboy.web.app.create_app`): server-rendered pages (Jinja2 + htmx), the JSON
+API and Atom feeds."""

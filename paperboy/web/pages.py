@@ -41,12 +41,18 @@ def home(request: Request) -> Response:
 
 
 @router.get("/search")
-def search(
+async def search(
     request: Request,
     filters: Annotated[Filters, Depends(api.listing_filters)],
     q: Annotated[str, Query(max_length=api.MAX_QUERY_CHARS)] = "",
     mode: str = "hybrid", page: Annotated[int, Query(ge=1, le=500)] = 1,
 ) -> Response:
+    # search and rendering both run in the pool of searches, one per core (see api.in_worker)
+    return await api.in_worker(_search_page, request, filters, q, mode, page)
+
+
+def _search_page(request: Request, filters: Filters, q: str, mode: str,
+                 page: int) -> Response:
     mode = mode if mode in MODES else "hybrid"
     q = q.strip()
     results = (api.search_page(request, q, filters, limit=PER_PAGE,

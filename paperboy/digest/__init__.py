@@ -1,0 +1,1 @@
+"""The daily digest: composing, rendering and sending it."""

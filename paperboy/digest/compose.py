@@ -1,0 +1,193 @@
+"""What goes into each reader's digest: new papers on what they follow, recommendations learned
+from their library, and trending papers, with no paper twice and a reason beside each.
+
+The work shared by all readers is done once per run (`Edition`): the papers first seen since the
+oldest reader's last digest, their vectors, an inverted index of their word stems, categories and
+authors, and the trending list. Each reader then costs a few set intersections and one small
+matrix product, which keeps 10,000 readers within a couple of minutes.
+
+Matching rules (each paper says which one it met):
+- a followed topic (a search) matches a paper whose title or abstract holds every word of it
+  (stemmed, as search does), or whose vector is within `SEMANTIC_MIN` cosine of the topic's;
+- a followed category matches a paper listed in it (any of its categories);
+- a followed author matches a paper with that author (case and accents ignored).
+
+Recommendations come from a linear model over the vectors of the reader's library (saved and
+upvoted papers); without a library, from the papers nearest their followed topics (at least
+`COLD_START_MIN` cosine). Trending papers already sent in the last week are left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from paperboy.index.lexical_query import name_tokens, parse_user_query, word_stems
+from paperboy.readers.recommend import cold_start, recommend
+from paperboy.signals.trending import TrendingEntry
+from paperboy.store import Store
+from paperboy.store.tables import papers
+
+SEMANTIC_MIN = 0.5  # cosine between a followed topic and a paper's vector to count as a match
+COLD_START_MIN = 0.35  # without a library, recommend only papers at least this near a topic
+MAX_FOLLOWED = 25  # papers per digest from follows
+MAX_RECOMMENDED = 5
+MAX_TRENDING = 5
+MAX_NEW_PAPERS = 50_000  # new papers one run considers (the newest)
+
+
+@dataclass
+class Item:
+    paper: dict[str, Any]
+    section: str  # followed | recommended | trending
+    why: str
+
+
+@dataclass
+class Digest:
+    reader: dict[str, Any]
+    day: str
+    items: list[Item] = field(default_factory=list)
+
+    def section(self, name: str) -> list[Item]:
+        return [item for item in self.items if item.section == name]
+
+    @property
+    def new(self) -> int:
+        """Papers that are new to the reader (not just trending)."""
+        return sum(item.section != "trending" for item in self.items)
+
+
+class Edition:
+    """The papers new since `since`, indexed for matching, and the day's trending list."""
+
+    def __init__(self, store: Store, *, since: datetime, model: str | None,
+                 trending: Sequence[TrendingEntry]) -> None:
+        self.store = store
+        with store.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(papers).where(papers.c.first_seen > since)
+                .order_by(papers.c.first_seen.desc()).limit(MAX_NEW_PAPERS))]
+        self.papers = rows
+        self.first_seen = np.array([r["first_seen"].timestamp() for r in rows])
+        self.index = {r["id"]: i for i, r in enumerate(rows)}
+        self.stems: dict[str, set[int]] = defaultdict(set)
+        self.categories: dict[str, set[int]] = defaultdict(set)
+        self.authors: dict[str, set[int]] = defaultdict(set)
+        for i, row in enumerate(rows):
+            for stem in set(word_stems(f"{row['title']}\n{row['abstract']}")):
+                self.stems[stem].add(i)
+            for category in row["categories"] or ():
+                self.categories[category.lower()].add(i)
+            for author in row["authors"] or ():
+                self.authors[" ".join(name_tokens(author))].add(i)
+        self.vector_ids: list[str] = []
+        self.matrix = np.zeros((0, 0), np.float32)
+        if model and rows:
+            wanted = set(self.index)
+            parts = list(store.embeddings.batches(model, only=wanted))
+            self.vector_ids = [paper_id for ids, _ in parts for paper_id in ids]
+            self.matrix = (np.vstack([m for _, m in parts]) if parts
+                           else np.zeros((0, 0), np.float32))
+        self.vector_row = {paper_id: i for i, paper_id in enumerate(self.vector_ids)}
+        # papers are newest first, so the papers new to a reader are a prefix: rows [0, cut)
+        self.vector_paper = np.array([self.index[paper_id] for paper_id in self.vector_ids],
+                                     dtype=np.int64)
+        self.trending = list(trending)
+        self._candidates: dict[int, tuple[list[str], np.ndarray]] = {}
+
+    def _fresh_vectors(self, cut: int) -> tuple[list[str], np.ndarray]:
+        """Ids and vectors of the papers in rows [0, cut), computed once per distinct cut."""
+        if cut not in self._candidates:
+            rows = np.nonzero(self.vector_paper < cut)[0]
+            self._candidates[cut] = ([self.vector_ids[r] for r in rows], self.matrix[rows])
+        return self._candidates[cut]
+
+    def compose(self, reader: dict[str, Any], follows: Iterable[dict[str, Any]], *,
+                since: datetime, day: str, library: dict[str, np.ndarray],
+                dismissed: dict[str, np.ndarray], sent_before: set[str]) -> Digest:
+        digest = Digest(reader, day)
+        cut = int(np.count_nonzero(self.first_seen > since.timestamp()))
+        skip = set(dismissed) | set(library)
+        chosen: set[str] = set()
+
+        def add(paper: dict[str, Any], section: str, why: str) -> None:
+            if paper["id"] not in chosen and paper["id"] not in skip:
+                chosen.add(paper["id"])
+                digest.items.append(Item(paper, section, why))
+
+        matches: dict[int, str] = {}
+        topics: dict[str, np.ndarray] = {}
+        for follow in follows:
+            for i, why in self._matches(follow, cut).items():
+                matches.setdefault(i, why)
+            if follow["kind"] == "query" and follow.get("vector"):
+                topics[follow["value"]] = np.frombuffer(follow["vector"], np.float32)
+        for i in sorted(matches, key=lambda i: -self.first_seen[i])[:MAX_FOLLOWED]:
+            add(self.papers[i], "followed", matches[i])
+
+        candidates, matrix = self._fresh_vectors(cut)
+        if candidates:
+            picks = (recommend(library=library, dismissed=dismissed, candidates=candidates,
+                               matrix=matrix, k=MAX_RECOMMENDED + len(chosen), negatives=500,
+                               exclude=chosen) if library else
+                     cold_start(topics=topics, candidates=candidates, matrix=matrix,
+                                k=MAX_RECOMMENDED + len(chosen), exclude=chosen))
+            if not library:
+                picks = [p for p in picks if (p.closest_similarity or 0) >= COLD_START_MIN]
+            for pick in picks[:MAX_RECOMMENDED]:
+                if library:
+                    title = self.store.paper(pick.closest_id or "") or {}
+                    why = f"close to “{title.get('title', pick.closest_id)}” in your library"
+                else:
+                    why = f"close in meaning to your topic “{pick.closest_id}”"
+                add(self.papers[self.index[pick.paper_id]], "recommended", why)
+
+        for entry in self.trending:
+            if len(digest.section("trending")) >= MAX_TRENDING:
+                break
+            if entry.id not in sent_before:
+                add(entry.paper or {"id": entry.id, "title": entry.title}, "trending",
+                    entry.explanation)
+        return digest
+
+    def _matches(self, follow: dict[str, Any], cut: int) -> dict[int, str]:
+        kind, value = follow["kind"], follow["value"]
+        found: dict[int, str] = {}
+        if kind == "category":
+            for i in self.categories.get(value.lower(), ()):
+                if i < cut:
+                    found[i] = f"in {value}, which you follow"
+        elif kind == "author":
+            for i in self.authors.get(" ".join(name_tokens(value)), ()):
+                if i < cut:
+                    found[i] = f"by {value}, whom you follow"
+        elif kind == "query":
+            parsed = parse_user_query(value)
+            stems = {s for term in parsed.terms + parsed.phrases for s in word_stems(term)}
+            postings = sorted((self.stems.get(stem, set()) for stem in stems), key=len)
+            if postings:
+                for i in postings[0].intersection(*postings[1:]):
+                    if i < cut:
+                        found[i] = f"matches your topic “{value}”"
+            if follow.get("vector") and len(self.vector_ids):
+                vector = np.frombuffer(follow["vector"], np.float32)
+                if vector.shape[0] == self.matrix.shape[1]:
+                    similarity = self.matrix @ vector
+                    for row in np.nonzero(similarity >= SEMANTIC_MIN)[0]:
+                        i = int(self.vector_paper[row])
+                        if i < cut and i not in found:
+                            found[i] = (f"close in meaning to your topic “{value}” "
+                                        f"(cosine {similarity[row]:.2f})")
+        return found
+
+
+def default_since(now: datetime) -> datetime:
+    """Where a first digest starts: the papers of the last day."""
+    return now - timedelta(days=1)

@@ -1,0 +1,175 @@
+"""`paperboy digest send`: compose, claim, send and record the digests that are due.
+
+A reader is due when their local hour has come and they have no digest for their local day
+(with `--date`, every active reader without a digest for that day). Each digest is claimed in the
+store before it is sent and confirmed after (`Readers.claim_digest`), so a crash or a second
+scheduler can cost a digest but never send one twice. A temporary SMTP failure leaves the claim
+open to the next run; a permanent one is recorded, and `BOUNCE_LIMIT` of them in a row pause the
+address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from paperboy.digest.compose import Digest, Edition, default_since
+from paperboy.digest.render import message
+from paperboy.digest.send import Delivery, Outgoing, SmtpSender
+from paperboy.progress import Progress
+from paperboy.readers.accounts import Links
+from paperboy.signals.trending import TrendingEntry
+from paperboy.store import Store
+
+BOUNCE_LIMIT = 3
+
+
+@dataclass
+class DigestRun:
+    due: int = 0
+    sent: int = 0
+    empty: int = 0  # nothing new: no email (unless digest_send_empty)
+    already: int = 0  # claimed earlier, by this or another run
+    temporary: int = 0  # will be retried by the next run
+    failed: int = 0  # permanent failures
+    paused: list[str] = field(default_factory=list)  # addresses paused for bouncing
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def local_day(reader: dict[str, Any], now: datetime, day: date | None) -> str | None:
+    """The reader's digest day if they are due now (or `day` when forced), else None."""
+    if day is not None:
+        return day.isoformat()
+    try:
+        local = now.astimezone(ZoneInfo(reader["timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = now.astimezone(UTC)
+    return local.date().isoformat() if local.hour >= reader["digest_hour"] else None
+
+
+class Composer:
+    """Composes digests of many readers against one `Edition`."""
+
+    def __init__(self, store: Store, *, model: str | None, trending: list[TrendingEntry],
+                 readers: list[dict[str, Any]], now: datetime) -> None:
+        self.store = store
+        self.model = model
+        self.now = now
+        since = min((reader["last_digest_at"] or default_since(now) for reader in readers),
+                    default=default_since(now))
+        self.edition = Edition(store, since=since, model=model, trending=trending)
+        self.follows: dict[int, list[dict[str, Any]]] = {}
+        for follow in store.readers.follows([r["id"] for r in readers]):
+            self.follows.setdefault(follow["reader_id"], []).append(follow)
+
+    def compose(self, reader: dict[str, Any], day: str) -> Digest:
+        readers = self.store.readers
+        return self.edition.compose(
+            reader, self.follows.get(reader["id"], []),
+            since=reader["last_digest_at"] or default_since(self.now), day=day,
+            library=self._vectors(readers.library(reader["id"])),
+            dismissed=self._vectors(readers.dismissed(reader["id"])),
+            sent_before=self._sent_before(reader["id"]))
+
+    def _vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
+        if not paper_ids or not self.model:
+            return {}
+        found = {}
+        for paper_id in paper_ids:
+            vector = self.store.embeddings.vector(paper_id, self.model)
+            if vector is not None:
+                found[paper_id] = vector
+        return found
+
+    def _sent_before(self, reader_id: int) -> set[str]:
+        earlier = self.store.readers.digests(reader_id)[-7:]
+        return {paper_id for record in earlier for paper_id in record["papers"]}
+
+
+def send_digests(store: Store, *, composer_for: Callable[[list[dict[str, Any]]], Composer],
+                 sender: SmtpSender | None, links: Links, mail_from: str, base_url: str,
+                 progress: Progress, now: datetime, day: date | None = None,
+                 send_empty: bool = False) -> DigestRun:
+    """Send every due digest; see the module docstring."""
+    run = DigestRun()
+    due = [(reader, d) for reader in store.readers.all(status="active")
+           if (d := local_day(reader, now, day)) is not None]
+    done_days = {(r["id"], d) for r, d in due if any(
+        record["day"] == d and record["status"] not in ("retry",)
+        for record in store.readers.digests(r["id"]))}
+    due = [(r, d) for r, d in due if (r["id"], d) not in done_days]
+    run.already = len(done_days)
+    run.due = len(due)
+    if not due:
+        return run
+    if sender is None:
+        run.errors.append("no SMTP server is configured (PAPERBOY_SMTP_URL): nothing was sent")
+        return run
+    composer = composer_for([r for r, _ in due])
+    outgoing: list[Outgoing] = []
+    claimed: dict[str, tuple[dict[str, Any], str]] = {}
+    progress.start("composing digests", total=len(due), unit="readers")
+    for n, (reader, reader_day) in enumerate(due, start=1):
+        digest = composer.compose(reader, reader_day)
+        ids = [item.paper["id"] for item in digest.items]
+        if digest.new == 0 and not send_empty:
+            if store.readers.claim_digest(reader["id"], reader_day, ids, now):
+                store.readers.finish_digest(reader["id"], reader_day, "empty", now,
+                                            last_digest_at=now)
+                run.empty += 1
+            else:
+                run.already += 1
+        elif store.readers.claim_digest(reader["id"], reader_day, ids, now):
+            key = f"{reader['id']}/{reader_day}"
+            claimed[key] = (reader, reader_day)
+            outgoing.append(Outgoing(key=key, to=reader["email"], message=message(
+                digest, sender=mail_from, base_url=base_url,
+                unsubscribe_url=links.url("unsubscribe", reader["id"]), now=now)))
+        else:
+            run.already += 1
+        progress.update(n)
+    progress.finish()
+
+    def record(delivery: Delivery) -> None:
+        reader, reader_day = claimed[delivery.key]
+        readers = store.readers
+        if delivery.status == "sent":
+            readers.finish_digest(reader["id"], reader_day, "sent", now, last_digest_at=now)
+            readers.update(reader["id"], bounces=0)
+            run.sent += 1
+        elif delivery.status == "temporary":
+            readers.finish_digest(reader["id"], reader_day, "retry", now, error=delivery.error)
+            run.temporary += 1
+        else:
+            readers.finish_digest(reader["id"], reader_day, "failed", now, error=delivery.error)
+            bounces = int(reader["bounces"] or 0) + 1
+            paused = bounces >= BOUNCE_LIMIT
+            readers.update(reader["id"], bounces=bounces,
+                           **({"status": "bounced"} if paused else {}))
+            run.failed += 1
+            if paused:
+                run.paused.append(reader["email"])
+        if delivery.status != "sent" and len(run.errors) < 50:
+            run.errors.append(f"{delivery.to}: {delivery.error}")
+
+    if outgoing:
+        progress.start("sending digests", total=len(outgoing), unit="emails")
+        sent = 0
+
+        def on_result(delivery: Delivery) -> None:
+            nonlocal sent
+            record(delivery)
+            sent += 1
+            progress.update(sent)
+
+        sender.send(outgoing, on_result=on_result)
+        progress.finish()
+    return run

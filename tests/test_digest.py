@@ -1,0 +1,234 @@
+"""Readers and the daily digest against a real SMTP server on 127.0.0.1 (aiosmtpd).
+
+Papers come from the recorded fixtures; vectors from the deterministic hashing embedder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import FIXTURES, LISTING, make_settings
+from fastapi.testclient import TestClient
+from smtpserver import Inbox
+from typer.testing import CliRunner
+
+from paperboy.cli import app
+from paperboy.digest.run import local_day
+from paperboy.embed import HashingEmbedder
+from paperboy.service import Paperboy
+from paperboy.web.app import create_app
+
+BASE = "https://papers.example.org"
+SOURCES = [LISTING, FIXTURES / "arxiv_kaggle_snapshot.jsonl", FIXTURES / "arxiv_api_query.xml",
+           FIXTURES / "hf_daily_papers.json", FIXTURES / "arxiv_rss.xml"]
+TODAY = date.today()
+
+
+@pytest.fixture
+def mail(smtp_server: Callable[..., tuple[Inbox, int]]) -> tuple[Inbox, str]:
+    inbox, port = smtp_server()
+    return inbox, f"smtp://127.0.0.1:{port}?from=digest@paperboy.test"
+
+
+@pytest.fixture
+def service(tmp_path: Path, mail: tuple[Inbox, str]) -> Iterator[Paperboy]:
+    paperboy = Paperboy(make_settings(tmp_path / "home", smtp_url=mail[1], base_url=BASE,
+                                      http_backoff_s=0.0),
+                        embedder=HashingEmbedder(dim=64))
+    paperboy.ingest([str(s) for s in SOURCES])
+    paperboy.embed()
+    yield paperboy
+    paperboy.close()
+
+
+def _messages(inbox: Inbox) -> list[EmailMessage]:
+    return [message_from_bytes(m.content, policy=policy.default)  # type: ignore[misc]
+            for m in inbox.received]
+
+
+def _reader(service: Paperboy, email: str, *follows: tuple[str, str]) -> dict[str, object]:
+    reader = service.store.readers.create(email, datetime.now(UTC), confirmed=True)
+    for kind, value in follows:
+        service.follow(int(reader["id"]), kind, value)  # type: ignore[call-overload]
+    return reader
+
+
+def _link(message: EmailMessage, path: str) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    url = re.search(rf"{re.escape(BASE)}{path}\?token=\S+", body).group(0)  # type: ignore[union-attr]
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_subscribe_confirm_and_sign_in_by_emailed_links(service: Paperboy,
+                                                        mail: tuple[Inbox, str]) -> None:
+    inbox, _ = mail
+    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+        token = re.search(r'name="csrf" value="([^"]+)"', web.get("/").text).group(1)  # type: ignore[union-attr]
+        answer = web.post("/subscribe", data={"email": "Ada@Example.org", "csrf": token})
+        assert answer.status_code == 200 and "Check your inbox" in answer.text
+        (confirmation,) = _messages(inbox)
+        assert confirmation["To"] == "ada@example.org"
+        assert confirmation["Subject"] == "Confirm your Paperboy subscription"
+        assert service.store.readers.by_email("ada@example.org")["status"] == "pending"  # type: ignore[index]
+        page = web.get(_link(confirmation, "/confirm"))
+        assert page.url.path == "/account" and "ada@example.org" in page.text
+        assert service.store.readers.by_email("ada@example.org")["status"] == "active"  # type: ignore[index]
+
+        web.post("/signout", data={"csrf": token})
+        assert web.get("/account", follow_redirects=False).headers["location"] == "/signin"
+        web.post("/signin", data={"email": "ada@example.org", "csrf": token})
+        sign_in = _messages(inbox)[-1]
+        assert sign_in["Subject"] == "Your Paperboy sign-in link"
+        link = _link(sign_in, "/signin/link")
+        assert web.get(link).url.path == "/account"
+        tampered = web.get(link[:-3] + "xyz")
+        assert tampered.status_code == 400 and "not valid" in tampered.text
+        # an unknown address gets the same answer, and no mail
+        before = len(inbox.received)
+        unknown = web.post("/signin", data={"email": "nobody@example.org", "csrf": token})
+        assert "Check your inbox" in unknown.text and len(inbox.received) == before
+
+
+def test_subscribing_is_rate_limited_per_address(service: Paperboy,
+                                                 mail: tuple[Inbox, str]) -> None:
+    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+        token = re.search(r'name="csrf" value="([^"]+)"', web.get("/").text).group(1)  # type: ignore[union-attr]
+        codes = [web.post("/subscribe", data={"email": "eve@example.org", "csrf": token})
+                 .status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert len(mail[0].received) == 3
+
+
+def test_the_digest_holds_followed_new_papers_with_links_and_unsubscribe_headers(
+        service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    inbox, _ = mail
+    _reader(service, "ada@example.org", ("query", "kernel thinning"), ("category", "cs.SE"))
+    run = service.send_digests(day=TODAY)
+    assert (run.due, run.sent, run.failed) == (1, 1, 0)
+    (digest,) = _messages(inbox)
+    assert digest["Subject"].startswith("Paperboy: ") and str(TODAY) in digest["Subject"]
+    unsubscribe = digest["List-Unsubscribe"]
+    assert unsubscribe.startswith(f"<{BASE}/unsubscribe?token=")
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = digest.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    text = digest.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "<script" not in html and 'style="' in html
+    assert "Kernel Thinning" in html and "matches your topic “kernel thinning”" in text
+    assert f"{BASE}/papers/2202.12139" in html and "https://arxiv.org/abs/2202.12139" in html
+    assert "in cs.SE, which you follow" in text
+    ids = re.findall(rf"{re.escape(BASE)}/papers/(\S+)", text)
+    assert len(ids) == len(set(ids))  # no paper twice
+    assert service.store.readers.digests(1)[0]["status"] == "sent"
+
+
+def test_no_second_digest_after_a_crash_or_with_two_schedulers(
+        service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    inbox, _ = mail
+    for n in range(6):
+        _reader(service, f"reader{n}@example.org", ("query", "kernel"))
+    # a run that claimed reader0's digest and crashed before sending it
+    service.store.readers.claim_digest(1, str(TODAY), [], datetime.now(UTC))
+    runs = []
+    threads = [threading.Thread(target=lambda: runs.append(service.send_digests(day=TODAY)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    again = service.send_digests(day=TODAY)
+    received = inbox.by_recipient()
+    assert "reader0@example.org" not in received  # at most once: the crashed claim stands
+    assert all(received[f"reader{n}@example.org"] == 1 for n in range(1, 6))
+    assert sum(run.sent for run in runs) == 5 and again.sent == 0
+
+
+def test_a_4xx_is_retried_and_a_5xx_recorded_then_repeated_bounces_pause(
+        service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    inbox, _ = mail
+    _reader(service, "slow@example.org", ("query", "kernel"))
+    _reader(service, "gone@example.org", ("query", "kernel"))
+    inbox.defer("slow@example.org", times=1)
+    inbox.reject("gone@example.org")
+    first = service.send_digests(day=TODAY)
+    assert first.sent == 1 and first.failed == 1
+    assert inbox.rcpt_attempts["slow@example.org"] == 2
+    gone = service.store.readers.by_email("gone@example.org")
+    (record,) = service.store.readers.digests(gone["id"])  # type: ignore[index]
+    assert record["status"] == "failed" and "550" in record["error"]
+    for n in (1, 2):
+        service.send_digests(day=TODAY + timedelta(days=n))
+    gone = service.store.readers.by_email("gone@example.org")
+    assert gone["status"] == "bounced" and gone["bounces"] == 3  # type: ignore[index]
+    assert not service.send_digests(day=TODAY + timedelta(days=3)).failed
+
+
+def test_one_click_unsubscribe_stops_the_digest(service: Paperboy,
+                                                mail: tuple[Inbox, str]) -> None:
+    inbox, _ = mail
+    _reader(service, "ada@example.org", ("query", "kernel"))
+    service.send_digests(day=TODAY)
+    (digest,) = _messages(inbox)
+    url = urlsplit(digest["List-Unsubscribe"].strip("<>"))
+    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+        answer = web.post(f"{url.path}?{url.query}", content=b"List-Unsubscribe=One-Click",
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200 and "unsubscribed" in answer.text
+    assert service.store.readers.by_email("ada@example.org")["status"] == "paused"  # type: ignore[index]
+    assert service.send_digests(day=TODAY + timedelta(days=1)).due == 0
+
+
+def test_nothing_new_means_no_email(service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    _reader(service, "ada@example.org", ("author", "Nobody Atall"), ("category", "econ.TH"))
+    run = service.send_digests(day=TODAY)
+    assert run.empty == 1 and run.sent == 0 and not mail[0].received
+
+
+def test_a_reader_is_due_at_their_hour_in_their_time_zone() -> None:
+    reader = {"timezone": "Asia/Tokyo", "digest_hour": 7}
+    assert local_day(reader, datetime(2026, 11, 28, 21, 30, tzinfo=UTC), None) is None
+    assert local_day(reader, datetime(2026, 11, 28, 22, 30, tzinfo=UTC), None) == "2026-11-29"
+    assert local_day(reader, datetime(2026, 11, 28, 1, 0, tzinfo=UTC), date(2026, 1, 2)) == \
+        "2026-01-02"
+
+
+def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox, str]) -> None:
+    home = tmp_path / "home"
+    env = {"PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": "hashing-64",
+           "PAPERBOY_SMTP_URL": mail[1], "PAPERBOY_SOURCES": ",".join(map(str, SOURCES)),
+           "PAPERBOY_GITHUB_API_URL": "http://127.0.0.1:9", "PAPERBOY_HTTP_RETRIES": "0"}
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["--home", str(home), *args], env=env)
+        return result.exit_code, result.stdout
+
+    assert run("readers", "add", "ada@example.org", "--follow", "kernel thinning",
+               "--category", "cs.SE")[0] == 0
+    code, out = run("readers", "list", "--json")
+    (reader,) = json.loads(out)
+    assert reader["status"] == "active" and {"kind": "query", "value": "kernel thinning"} in \
+        reader["follows"]
+    code, out = run("daily", "--json")
+    steps = {step["step"]: step for step in json.loads(out)}
+    assert list(steps) == ["harvest", "signals", "embed", "digest"]
+    assert steps["harvest"]["ok"] and steps["harvest"]["counts"]["added"] > 200
+    assert steps["embed"]["ok"] and steps["embed"]["counts"]["embedded"] > 200
+    assert not steps["signals"]["ok"]  # no GitHub here: recorded, and the chain went on
+    code, out = run("status", "--json")
+    state = json.loads(out)
+    assert state["readers"] == {"active": 1}
+    assert state["runs"]["signals"]["status"] == "failed" and state["runs"]["signals"]["error"]
+    assert state["runs"]["harvest"]["status"] == "ok"
+    preview = tmp_path / "preview.html"
+    assert run("digest", "preview", "ada@example.org", "-o", str(preview))[0] == 0
+    assert "Kernel Thinning" in preview.read_text()
+    assert run("digest", "preview", "nobody@example.org")[0] == 1
