@@ -245,7 +245,9 @@ class Paperboy:
         sender, mail_from = None, ""
         if self.settings.smtp_url:
             config = SmtpConfig.from_url(self.settings.smtp_url)
-            sender = SmtpSender(config, concurrency=self.settings.digest_concurrency)
+            sender = SmtpSender(config, concurrency=self.settings.digest_concurrency,
+                                retries=self.settings.smtp_retries,
+                                backoff_s=self.settings.smtp_backoff_s)
             mail_from = config.sender
         now = now or datetime.now(UTC)
         return send_digests(self.store, composer_for=lambda readers: self._composer(readers, now),

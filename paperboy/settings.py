@@ -57,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
             "sender. Empty means Paperboy sends no email. Environment only."),
     Setting("digest_send_empty", False, "Send a digest even when a reader has nothing new."),
     Setting("digest_concurrency", 4, "Digests sent at once (SMTP connections)."),
+    Setting("smtp_retries", 3, "Retries of a message the SMTP server deferred (4xx) or could "
+            "not take because the connection failed."),
+    Setting("smtp_backoff_s", 2.0, "First wait before such a retry; doubles each retry."),
     Setting("sources", "arxiv:cs.LG,arxiv:cs.CL,hf:daily", "What the daily run harvests, "
             "comma-separated `paperboy ingest` sources (since the last harvest)."),
     Setting("github_api_url", "https://api.github.com", "GitHub REST API, for repository stars."),
@@ -89,6 +92,8 @@ class Settings:
     smtp_url: str
     digest_send_empty: bool
     digest_concurrency: int
+    smtp_retries: int
+    smtp_backoff_s: float
     sources: str
     github_api_url: str
     github_token: str

@@ -42,7 +42,7 @@ def mail(smtp_server: Callable[..., tuple[Inbox, int]]) -> tuple[Inbox, str]:
 @pytest.fixture
 def service(tmp_path: Path, mail: tuple[Inbox, str]) -> Iterator[Paperboy]:
     paperboy = Paperboy(make_settings(tmp_path / "home", smtp_url=mail[1], base_url=BASE,
-                                      http_backoff_s=0.0),
+                                      smtp_backoff_s=0.01),
                         embedder=HashingEmbedder(dim=64))
     paperboy.ingest([str(s) for s in SOURCES])
     paperboy.embed()
@@ -157,11 +157,15 @@ def test_a_4xx_is_retried_and_a_5xx_recorded_then_repeated_bounces_pause(
     inbox, _ = mail
     _reader(service, "slow@example.org", ("query", "kernel"))
     _reader(service, "gone@example.org", ("query", "kernel"))
+    _reader(service, "down@example.org", ("query", "kernel"))
     inbox.defer("slow@example.org", times=1)
+    inbox.defer("down@example.org", times=4)  # more than one run's retries
     inbox.reject("gone@example.org")
     first = service.send_digests(day=TODAY)
-    assert first.sent == 1 and first.failed == 1
+    assert (first.sent, first.failed, first.temporary) == (1, 1, 1)
     assert inbox.rcpt_attempts["slow@example.org"] == 2
+    later = service.send_digests(day=TODAY)  # the deferred digest is tried again, once
+    assert later.sent == 1 and inbox.by_recipient()["down@example.org"] == 1
     gone = service.store.readers.by_email("gone@example.org")
     (record,) = service.store.readers.digests(gone["id"])  # type: ignore[index]
     assert record["status"] == "failed" and "550" in record["error"]

@@ -173,7 +173,12 @@ class Readers:
                     reader_id=reader_id, day=day, status="sending", created_at=now,
                     papers=papers))
         except IntegrityError:
-            return False
+            # one left to retry (a temporary SMTP failure) may be claimed again, by one run
+            with self.engine.begin() as conn:
+                return conn.execute(update(_digests).where(
+                    _digests.c.reader_id == reader_id, _digests.c.day == day,
+                    _digests.c.status == "retry").values(
+                    status="sending", papers=papers, error=None)).rowcount == 1
         return True
 
     def finish_digest(self, reader_id: int, day: str, status: str, now: datetime, *,
