@@ -21,7 +21,6 @@ from paperboy.service import Paperboy
 
 DAILY_HOUR_UTC = 5  # arXiv announces at 00:00 UTC; a few hours later everything is in
 STAR_CHECKS_PER_DAY = 1000  # repositories; the least recently checked go first
-TICK_S = 300.0
 log = logging.getLogger("paperboy.schedule")
 
 
@@ -54,7 +53,7 @@ def start_scheduler(service: Paperboy, stop: threading.Event) -> threading.Threa
     """A daemon thread calling `tick` until `stop` is set; errors are logged, never fatal."""
 
     def loop() -> None:
-        while not stop.wait(TICK_S):
+        while not stop.wait(service.settings.schedule_interval_s):
             try:
                 tick(service)
             except Exception:  # noqa: BLE001 - the server must outlive a bad tick

@@ -62,6 +62,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_backoff_s", 2.0, "First wait before such a retry; doubles each retry."),
     Setting("sources", "arxiv:cs.LG,arxiv:cs.CL,hf:daily", "What the daily run harvests, "
             "comma-separated `paperboy ingest` sources (since the last harvest)."),
+    Setting("milvus_uri", "", "Milvus for search (http://milvus:19530, or a file path for Milvus "
+            "Lite); empty means the local word and vector indexes in the home."),
+    Setting("milvus_collection", "paperboy", "Name of the Milvus collection."),
+    Setting("ray_address", "", "Ray cluster for `paperboy embed` (ray://host:10001, or auto); "
+            "empty means embedding in this process."),
+    Setting("schedule_interval_s", 300.0, "How often `paperboy serve` checks for due digests "
+            "and the daily run."),
     Setting("github_api_url", "https://api.github.com", "GitHub REST API, for repository stars."),
     Setting("github_token", "", "GitHub token (optional; raises the rate limit from 60 to 5,000 "
             "requests an hour). Environment only; GITHUB_TOKEN is read too."),
@@ -95,6 +102,10 @@ class Settings:
     smtp_retries: int
     smtp_backoff_s: float
     sources: str
+    milvus_uri: str
+    milvus_collection: str
+    ray_address: str
+    schedule_interval_s: float
     github_api_url: str
     github_token: str
 
