@@ -64,28 +64,38 @@ def _back(to: str) -> RedirectResponse:
     return RedirectResponse(to, status_code=303)
 
 
-@router.post("/subscribe")
-def subscribe(request: Request, csrf: Csrf = "",
-              email: Annotated[str, Form(max_length=320)] = "") -> Response:
-    _sessions(request).check_csrf(request, {"csrf": csrf})
-    outcome = _accounts(request).subscribe(email, _client(request))
+def _mailed(request: Request, heading: str, outcome: str) -> Response:
+    """The answer to the subscribe and sign-in forms (the same whether the address is known)."""
     return render(request, "message.html", {
-        "title": "Subscribe to Paperboy", "heading": "Subscribe", "message": _MESSAGES[outcome]},
+        "title": f"{heading} – Paperboy", "heading": heading, "message": _MESSAGES[outcome]},
         status_code={"sent": 200, "invalid": 400, "rate_limited": 429,
                      "no_email": 503}[outcome])
 
 
-@router.get("/confirm")
-def confirm(request: Request, token: str = "") -> Response:
+def _followed_link(request: Request, read: Any, then: str) -> Response:
+    """Sign in the reader an emailed link names, or say why the link does not work."""
     try:
-        reader = _accounts(request).confirm(token)
+        reader = read()
     except LinkError as error:
         return render(request, "message.html", {"title": "Link not valid", "heading":
                                                 "This link does not work",
                                                 "message": str(error)}, status_code=400)
-    response = _back("/account?welcome=1")
-    _sessions(request).sign_in(response, int(reader["id"]))  # type: ignore[call-overload]
+    response = _back(then)
+    _sessions(request).sign_in(response, int(reader["id"]))
     return response
+
+
+@router.post("/subscribe")
+def subscribe(request: Request, csrf: Csrf = "",
+              email: Annotated[str, Form(max_length=320)] = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    return _mailed(request, "Subscribe", _accounts(request).subscribe(email, _client(request)))
+
+
+@router.get("/confirm")
+def confirm(request: Request, token: str = "") -> Response:
+    return _followed_link(request, lambda: _accounts(request).confirm(token),
+                          "/account?welcome=1")
 
 
 @router.get("/signin")
@@ -97,24 +107,13 @@ def sign_in_form(request: Request) -> Response:
 def sign_in(request: Request, csrf: Csrf = "",
             email: Annotated[str, Form(max_length=320)] = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    outcome = _accounts(request).request_sign_in(email, _client(request))
-    return render(request, "message.html", {
-        "title": "Sign in – Paperboy", "heading": "Sign in", "message": _MESSAGES[outcome]},
-        status_code={"sent": 200, "invalid": 400, "rate_limited": 429,
-                     "no_email": 503}[outcome])
+    return _mailed(request, "Sign in",
+                   _accounts(request).request_sign_in(email, _client(request)))
 
 
 @router.get("/signin/link")
 def sign_in_link(request: Request, token: str = "") -> Response:
-    try:
-        reader = _accounts(request).sign_in(token)
-    except LinkError as error:
-        return render(request, "message.html", {"title": "Link not valid", "heading":
-                                                "This link does not work",
-                                                "message": str(error)}, status_code=400)
-    response = _back("/account")
-    _sessions(request).sign_in(response, int(reader["id"]))  # type: ignore[call-overload]
-    return response
+    return _followed_link(request, lambda: _accounts(request).sign_in(token), "/account")
 
 
 @router.post("/signout")
