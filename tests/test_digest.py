@@ -197,6 +197,24 @@ def test_nothing_new_means_no_email(service: Paperboy, mail: tuple[Inbox, str]) 
     assert run.empty == 1 and run.sent == 0 and not mail[0].received
 
 
+def test_a_followed_search_keeps_its_filters_and_upvotes_teach_recommendations(
+        service: Paperboy) -> None:
+    reader = _reader(service, "ada@example.org")
+    service.follow(int(reader["id"]), "query", "learning",  # type: ignore[call-overload]
+                   filters={"category": "cs.SE"})
+    digest, _ = service.preview_digest("ada@example.org")
+    followed = digest.section("followed")
+    assert followed and all("cs.SE" in item.paper["categories"] for item in followed)
+    assert all("your topic" in item.why for item in digest.section("recommended"))  # cold
+    for paper_id in ("2202.12139", "0704.0002"):
+        service.store.signals.vote("reader:1", paper_id, datetime.now(UTC))
+    digest, html = service.preview_digest("ada@example.org")
+    recommended = digest.section("recommended")
+    assert recommended and all("in your library" in item.why for item in recommended)
+    assert not {"2202.12139", "0704.0002"} & {item.paper["id"] for item in digest.items}
+    assert recommended[0].paper["title"] in html
+
+
 def test_a_reader_is_due_at_their_hour_in_their_time_zone() -> None:
     reader = {"timezone": "Asia/Tokyo", "digest_hour": 7}
     assert local_day(reader, datetime(2026, 11, 28, 21, 30, tzinfo=UTC), None) is None

@@ -8,7 +8,8 @@ matrix product, which keeps 10,000 readers within a couple of minutes.
 
 Matching rules (each paper says which one it met):
 - a followed topic (a search) matches a paper whose title or abstract holds every word of it
-  (stemmed, as search does), or whose vector is within `SEMANTIC_MIN` cosine of the topic's;
+  (stemmed, as search does), or whose vector is within `SEMANTIC_MIN` cosine of the topic's,
+  and that passes the search's filters (category, has code);
 - a followed category matches a paper listed in it (any of its categories);
 - a followed author matches a paper with that author (case and accents ignored).
 
@@ -169,22 +170,36 @@ class Edition:
                 if i < cut:
                     found[i] = f"by {value}, whom you follow"
         elif kind == "query":
-            parsed = parse_user_query(value)
-            stems = {s for term in parsed.terms + parsed.phrases for s in word_stems(term)}
-            postings = sorted((self.stems.get(stem, set()) for stem in stems), key=len)
-            if postings:
-                for i in postings[0].intersection(*postings[1:]):
-                    if i < cut:
-                        found[i] = f"matches your topic “{value}”"
-            if follow.get("vector") and len(self.vector_ids):
-                vector = np.frombuffer(follow["vector"], np.float32)
-                if vector.shape[0] == self.matrix.shape[1]:
-                    similarity = self.matrix @ vector
-                    for row in np.nonzero(similarity >= SEMANTIC_MIN)[0]:
-                        i = int(self.vector_paper[row])
-                        if i < cut and i not in found:
-                            found[i] = (f"close in meaning to your topic “{value}” "
-                                        f"(cosine {similarity[row]:.2f})")
+            found = self._topic(follow, value, cut)
+            return {i: why for i, why in found.items() if self._passes(i, follow["filters"])}
+        return found
+
+    def _passes(self, i: int, filters: dict[str, Any] | None) -> bool:
+        """Whether a new paper passes a followed search's filters (category, has code)."""
+        paper = self.papers[i]
+        if filters and filters.get("category") and filters["category"].lower() not in {
+                c.lower() for c in paper["categories"] or ()}:
+            return False
+        return not (filters and filters.get("has_code") and not paper["links"].get("code"))
+
+    def _topic(self, follow: dict[str, Any], value: str, cut: int) -> dict[int, str]:
+        """New papers holding every word of a followed search, or near it in meaning."""
+        found: dict[int, str] = {}
+        parsed = parse_user_query(value)
+        stems = {s for term in parsed.terms + parsed.phrases for s in word_stems(term)}
+        postings = sorted((self.stems.get(stem, set()) for stem in stems), key=len)
+        if postings:
+            for i in postings[0].intersection(*postings[1:]):
+                if i < cut:
+                    found[i] = f"matches your topic “{value}”"
+        vector = np.frombuffer(follow["vector"], np.float32) if follow.get("vector") else None
+        if vector is not None and len(self.vector_ids) and vector.shape[0] == self.matrix.shape[1]:
+            similarity = self.matrix @ vector
+            for row in np.nonzero(similarity >= SEMANTIC_MIN)[0]:
+                i = int(self.vector_paper[row])
+                if i < cut and i not in found:
+                    found[i] = (f"close in meaning to your topic “{value}” "
+                                f"(cosine {similarity[row]:.2f})")
         return found
 
 

@@ -25,6 +25,7 @@ from paperboy.progress import Progress
 from paperboy.readers.accounts import Links
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
+from paperboy.store.readers import reader_key
 
 BOUNCE_LIMIT = 3
 
@@ -75,7 +76,8 @@ class Composer:
         return self.edition.compose(
             reader, self.follows.get(reader["id"], []),
             since=reader["last_digest_at"] or default_since(self.now), day=day,
-            library=self._vectors(readers.library(reader["id"])),
+            library=self._vectors(readers.library(reader["id"]) + self.store.signals.voted_by(
+                reader_key(reader["id"]))),
             dismissed=self._vectors(readers.dismissed(reader["id"])),
             sent_before=self._sent_before(reader["id"]))
 

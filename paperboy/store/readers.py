@@ -67,8 +67,7 @@ class Readers:
                 status="active", confirmed_at=now))
 
     def update(self, reader_id: int, **values: Any) -> None:
-        allowed = {"status", "digest_hour", "timezone", "last_digest_at", "bounces", "model",
-                   "model_of"}
+        allowed = {"status", "digest_hour", "timezone", "last_digest_at", "bounces"}
         if unknown := set(values) - allowed:
             raise ValueError(f"cannot set {', '.join(sorted(unknown))} on a reader")
         with self.engine.begin() as conn:

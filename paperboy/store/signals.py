@@ -112,6 +112,12 @@ class Signals:
                 dated=micros(voted_at), value=-1, gain=-1))
         return True
 
+    def voted_by(self, reader: str) -> list[str]:
+        """The papers a reader upvotes now."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(_votes.c.paper_id).where(
+                _votes.c.reader == reader)).scalars())
+
     def has_vote(self, reader: str, paper_id: str) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(_votes.c.reader).where(

@@ -162,8 +162,6 @@ readers = Table(
     Column("timezone", String(64), nullable=False, default="UTC"),  # IANA name
     Column("last_digest_at", UTCDateTime),  # papers first seen after this are "new"
     Column("bounces", Integer, nullable=False, default=0),  # permanent failures in a row
-    Column("model", LargeBinary),  # the recommender's weights, trained on `model_of`
-    Column("model_of", String(64)),  # fingerprint of the library the model was trained on
 )
 
 follows = Table(

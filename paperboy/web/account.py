@@ -155,11 +155,15 @@ def settings(request: Request, digest_hour: Annotated[int, Form(ge=0, le=23)],
 @router.post("/account/follows")
 def follow(request: Request, kind: Annotated[str, Form(max_length=16)],
            value: Annotated[str, Form(min_length=1, max_length=500)],
-           csrf: Csrf = "") -> Response:
+           csrf: Csrf = "", category: Annotated[str, Form(max_length=64)] = "",
+           has_code: Annotated[str, Form(max_length=5)] = "") -> Response:
+    """Follow a topic (a search, with its category and has-code filters), category or author."""
     _sessions(request).check_csrf(request, {"csrf": csrf})
     reader = _signed_in(request)
+    filters = {"category": category or None, "has_code": True if has_code == "true" else None}
     try:
-        _service(request).follow(reader["id"], kind, value)
+        _service(request).follow(reader["id"], kind, value, filters={
+            k: v for k, v in filters.items() if v is not None} if kind == "query" else None)
     except ValueError as error:
         raise HTTPException(400, str(error)) from None
     return _back("/account")

@@ -27,8 +27,6 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("last_digest_at", UTCDateTime),
         sa.Column("bounces", sa.Integer, nullable=False),
-        sa.Column("model", sa.LargeBinary),
-        sa.Column("model_of", sa.String(64)),
     )
     op.create_table(
         "follows",
