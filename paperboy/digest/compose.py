@@ -20,6 +20,7 @@ upvoted papers); without a library, from the papers nearest their followed topic
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ MAX_FOLLOWED = 25  # papers per digest from follows
 MAX_RECOMMENDED = 5
 MAX_TRENDING = 5
 MAX_NEW_PAPERS = 50_000  # new papers one run considers (the newest)
+RECOMMEND_NEGATIVES = 300  # sampled negatives per reader model (bench/recommend.py: 500-2000)
 
 
 @dataclass
@@ -88,33 +90,29 @@ class Edition:
                 self.categories[category.lower()].add(i)
             for author in row["authors"] or ():
                 self.authors[" ".join(name_tokens(author))].add(i)
-        self.vector_ids: list[str] = []
-        self.matrix = np.zeros((0, 0), np.float32)
-        if model and rows:
-            wanted = set(self.index)
-            parts = list(store.embeddings.batches(model, only=wanted))
-            self.vector_ids = [paper_id for ids, _ in parts for paper_id in ids]
-            self.matrix = (np.vstack([m for _, m in parts]) if parts
-                           else np.zeros((0, 0), np.float32))
-        self.vector_row = {paper_id: i for i, paper_id in enumerate(self.vector_ids)}
-        # papers are newest first, so the papers new to a reader are a prefix: rows [0, cut)
-        self.vector_paper = np.array([self.index[paper_id] for paper_id in self.vector_ids],
+        # Papers are newest first, so the papers new to a reader are a prefix (rows [0, cut)),
+        # and so are their vectors: the matrix rows follow the same order.
+        found = store.embeddings.vectors_of(list(self.index), model) if model and rows else {}
+        self.vector_ids = [row["id"] for row in rows if row["id"] in found]
+        self.matrix = (np.vstack([found[pid] for pid in self.vector_ids]) if self.vector_ids
+                       else np.zeros((0, 0), np.float32))
+        self.vector_paper = np.array([self.index[pid] for pid in self.vector_ids],
                                      dtype=np.int64)
         self.trending = list(trending)
-        self._candidates: dict[int, tuple[list[str], np.ndarray]] = {}
 
     def _fresh_vectors(self, cut: int) -> tuple[list[str], np.ndarray]:
-        """Ids and vectors of the papers in rows [0, cut), computed once per distinct cut."""
-        if cut not in self._candidates:
-            rows = np.nonzero(self.vector_paper < cut)[0]
-            self._candidates[cut] = ([self.vector_ids[r] for r in rows], self.matrix[rows])
-        return self._candidates[cut]
+        """Ids and vectors (a view) of the papers in rows [0, cut)."""
+        k = int(np.searchsorted(self.vector_paper, cut))
+        return self.vector_ids[:k], self.matrix[:k]
 
     def compose(self, reader: dict[str, Any], follows: Iterable[dict[str, Any]], *,
                 since: datetime, day: str, library: dict[str, np.ndarray],
-                dismissed: dict[str, np.ndarray], sent_before: set[str]) -> Digest:
+                dismissed: dict[str, np.ndarray], sent_before: set[str],
+                titles: dict[str, str] | None = None) -> Digest:
+        """One reader's digest; `titles` names their library papers (for the reasons)."""
         digest = Digest(reader, day)
         cut = int(np.count_nonzero(self.first_seen > since.timestamp()))
+        candidates, matrix = self._fresh_vectors(cut)
         skip = set(dismissed) | set(library)
         chosen: set[str] = set()
 
@@ -123,29 +121,32 @@ class Edition:
                 chosen.add(paper["id"])
                 digest.items.append(Item(paper, section, why))
 
+        follows = list(follows)
+        topics = {f["value"]: np.frombuffer(f["vector"], np.float32) for f in follows
+                  if f["kind"] == "query" and f.get("vector")
+                  and len(f["vector"]) == 4 * matrix.shape[1]}
+        # every topic against every new vector in one product
+        similarity = dict(zip(topics, (matrix @ np.vstack(list(topics.values())).T).T,
+                              strict=True)) if topics and len(candidates) else {}
         matches: dict[int, str] = {}
-        topics: dict[str, np.ndarray] = {}
         for follow in follows:
-            for i, why in self._matches(follow, cut).items():
+            for i, why in self._matches(follow, cut, similarity.get(follow["value"])).items():
                 matches.setdefault(i, why)
-            if follow["kind"] == "query" and follow.get("vector"):
-                topics[follow["value"]] = np.frombuffer(follow["vector"], np.float32)
-        for i in sorted(matches, key=lambda i: -self.first_seen[i])[:MAX_FOLLOWED]:
+        for i in heapq.nsmallest(MAX_FOLLOWED, matches):  # the smaller the row, the newer
             add(self.papers[i], "followed", matches[i])
 
-        candidates, matrix = self._fresh_vectors(cut)
         if candidates:
             picks = (recommend(library=library, dismissed=dismissed, candidates=candidates,
-                               matrix=matrix, k=MAX_RECOMMENDED + len(chosen), negatives=500,
-                               exclude=chosen) if library else
+                               matrix=matrix, k=MAX_RECOMMENDED + len(chosen),
+                               negatives=RECOMMEND_NEGATIVES, exclude=chosen) if library else
                      cold_start(topics=topics, candidates=candidates, matrix=matrix,
                                 k=MAX_RECOMMENDED + len(chosen), exclude=chosen))
             if not library:
                 picks = [p for p in picks if (p.closest_similarity or 0) >= COLD_START_MIN]
             for pick in picks[:MAX_RECOMMENDED]:
                 if library:
-                    title = self.store.paper(pick.closest_id or "") or {}
-                    why = f"close to “{title.get('title', pick.closest_id)}” in your library"
+                    title = (titles or {}).get(pick.closest_id or "", pick.closest_id)
+                    why = f"close to “{title}” in your library"
                 else:
                     why = f"close in meaning to your topic “{pick.closest_id}”"
                 add(self.papers[self.index[pick.paper_id]], "recommended", why)
@@ -158,7 +159,8 @@ class Edition:
                     entry.explanation)
         return digest
 
-    def _matches(self, follow: dict[str, Any], cut: int) -> dict[int, str]:
+    def _matches(self, follow: dict[str, Any], cut: int,
+                 similarity: np.ndarray | None) -> dict[int, str]:
         kind, value = follow["kind"], follow["value"]
         found: dict[int, str] = {}
         if kind == "category":
@@ -170,7 +172,7 @@ class Edition:
                 if i < cut:
                     found[i] = f"by {value}, whom you follow"
         elif kind == "query":
-            found = self._topic(follow, value, cut)
+            found = self._topic(value, cut, similarity)
             return {i: why for i, why in found.items() if self._passes(i, follow["filters"])}
         return found
 
@@ -182,8 +184,9 @@ class Edition:
             return False
         return not (filters and filters.get("has_code") and not paper["links"].get("code"))
 
-    def _topic(self, follow: dict[str, Any], value: str, cut: int) -> dict[int, str]:
-        """New papers holding every word of a followed search, or near it in meaning."""
+    def _topic(self, value: str, cut: int, similarity: np.ndarray | None) -> dict[int, str]:
+        """New papers holding every word of a followed search, or near it in meaning
+        (`similarity`: the search's cosine with each new vector, rows as `_fresh_vectors`)."""
         found: dict[int, str] = {}
         parsed = parse_user_query(value)
         stems = {s for term in parsed.terms + parsed.phrases for s in word_stems(term)}
@@ -192,12 +195,10 @@ class Edition:
             for i in postings[0].intersection(*postings[1:]):
                 if i < cut:
                     found[i] = f"matches your topic “{value}”"
-        vector = np.frombuffer(follow["vector"], np.float32) if follow.get("vector") else None
-        if vector is not None and len(self.vector_ids) and vector.shape[0] == self.matrix.shape[1]:
-            similarity = self.matrix @ vector
+        if similarity is not None:
             for row in np.nonzero(similarity >= SEMANTIC_MIN)[0]:
                 i = int(self.vector_paper[row])
-                if i < cut and i not in found:
+                if i not in found:
                     found[i] = (f"close in meaning to your topic “{value}” "
                                 f"(cosine {similarity[row]:.2f})")
         return found

@@ -17,7 +17,8 @@ SECTIONS = [("followed", "New on what you follow"), ("recommended", "Recommended
             ("trending", "Trending")]
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                   auto_reload=False)
 _env.filters["lead"] = lead
 
 

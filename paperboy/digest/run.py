@@ -10,13 +10,15 @@ address.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from paperboy.digest.compose import Digest, Edition, default_since
 from paperboy.digest.render import message
@@ -25,7 +27,6 @@ from paperboy.progress import Progress
 from paperboy.readers.accounts import Links
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
-from paperboy.store.readers import reader_key
 
 BOUNCE_LIMIT = 3
 
@@ -57,12 +58,12 @@ def local_day(reader: dict[str, Any], now: datetime, day: date | None) -> str | 
 
 
 class Composer:
-    """Composes digests of many readers against one `Edition`."""
+    """Composes digests of many readers against one `Edition`; what each reader has saved,
+    dismissed, upvoted and was recently sent is loaded for all of them at once."""
 
     def __init__(self, store: Store, *, model: str | None, trending: list[TrendingEntry],
                  readers: list[dict[str, Any]], now: datetime) -> None:
         self.store = store
-        self.model = model
         self.now = now
         since = min((reader["last_digest_at"] or default_since(now) for reader in readers),
                     default=default_since(now))
@@ -70,30 +71,27 @@ class Composer:
         self.follows: dict[int, list[dict[str, Any]]] = {}
         for follow in store.readers.follows([r["id"] for r in readers]):
             self.follows.setdefault(follow["reader_id"], []).append(follow)
+        self.papers = store.readers.papers_of([r["id"] for r in readers])
+        known = {pid for mine in self.papers.values()
+                 for pid in mine["library"] + mine["voted"] + mine["dismissed"]}
+        self.vectors = store.embeddings.vectors_of(list(known), model) if model and known \
+            else {}
+        self.titles = {pid: row["title"] for pid, row in store.papers_by_ids(
+            [pid for mine in self.papers.values() for pid in mine["library"] + mine["voted"]]
+        ).items()}
 
     def compose(self, reader: dict[str, Any], day: str) -> Digest:
-        readers = self.store.readers
+        mine = self.papers.get(reader["id"]) or {"library": [], "dismissed": [], "voted": [],
+                                                  "recent": []}
         return self.edition.compose(
             reader, self.follows.get(reader["id"], []),
             since=reader["last_digest_at"] or default_since(self.now), day=day,
-            library=self._vectors(readers.library(reader["id"]) + self.store.signals.voted_by(
-                reader_key(reader["id"]))),
-            dismissed=self._vectors(readers.dismissed(reader["id"])),
-            sent_before=self._sent_before(reader["id"]))
+            library=self._vectors(mine["library"] + mine["voted"]),
+            dismissed=self._vectors(mine["dismissed"]), sent_before=set(mine["recent"]),
+            titles=self.titles)
 
     def _vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
-        if not paper_ids or not self.model:
-            return {}
-        found = {}
-        for paper_id in paper_ids:
-            vector = self.store.embeddings.vector(paper_id, self.model)
-            if vector is not None:
-                found[paper_id] = vector
-        return found
-
-    def _sent_before(self, reader_id: int) -> set[str]:
-        earlier = self.store.readers.digests(reader_id)[-7:]
-        return {paper_id for record in earlier for paper_id in record["papers"]}
+        return {pid: self.vectors[pid] for pid in paper_ids if pid in self.vectors}
 
 
 def send_digests(store: Store, *, composer_for: Callable[[list[dict[str, Any]]], Composer],
@@ -104,9 +102,7 @@ def send_digests(store: Store, *, composer_for: Callable[[list[dict[str, Any]]],
     run = DigestRun()
     due = [(reader, d) for reader in store.readers.all(status="active")
            if (d := local_day(reader, now, day)) is not None]
-    done_days = {(r["id"], d) for r, d in due if any(
-        record["day"] == d and record["status"] not in ("retry",)
-        for record in store.readers.digests(r["id"]))}
+    done_days = store.readers.digest_days(due) if due else set()
     due = [(r, d) for r, d in due if (r["id"], d) not in done_days]
     run.already = len(done_days)
     run.due = len(due)
@@ -119,25 +115,10 @@ def send_digests(store: Store, *, composer_for: Callable[[list[dict[str, Any]]],
     outgoing: list[Outgoing] = []
     claimed: dict[str, tuple[dict[str, Any], str]] = {}
     progress.start("composing digests", total=len(due), unit="readers")
-    for n, (reader, reader_day) in enumerate(due, start=1):
-        digest = composer.compose(reader, reader_day)
-        ids = [item.paper["id"] for item in digest.items]
-        if digest.new == 0 and not send_empty:
-            if store.readers.claim_digest(reader["id"], reader_day, ids, now):
-                store.readers.finish_digest(reader["id"], reader_day, "empty", now,
-                                            last_digest_at=now)
-                run.empty += 1
-            else:
-                run.already += 1
-        elif store.readers.claim_digest(reader["id"], reader_day, ids, now):
-            key = f"{reader['id']}/{reader_day}"
-            claimed[key] = (reader, reader_day)
-            outgoing.append(Outgoing(key=key, to=reader["email"], message=message(
-                digest, sender=mail_from, base_url=base_url,
-                unsubscribe_url=links.url("unsubscribe", reader["id"]), now=now)))
-        else:
-            run.already += 1
-        progress.update(n)
+    with single_threaded_blas():
+        _compose_all(store, due, composer, claimed, outgoing, run, progress, now=now,
+                     links=links, mail_from=mail_from, base_url=base_url,
+                     send_empty=send_empty)
     progress.finish()
 
     def record(delivery: Delivery) -> None:
@@ -175,3 +156,37 @@ def send_digests(store: Store, *, composer_for: Callable[[list[dict[str, Any]]],
         sender.send(outgoing, on_result=on_result)
         progress.finish()
     return run
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Numpy's small per-reader products run fastest on one thread: more only spin (3-5x
+    slower composing on 2 cores, bench/digest.py)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _compose_all(store: Store, due: list[tuple[dict[str, Any], str]], composer: Composer,
+                 claimed: dict[str, tuple[dict[str, Any], str]], outgoing: list[Outgoing],
+                 run: DigestRun, progress: Progress, *, now: datetime, links: Links,
+                 mail_from: str, base_url: str, send_empty: bool) -> None:
+    """Compose each due digest and claim it (or record it as empty); queue the emails."""
+    for n, (reader, reader_day) in enumerate(due, start=1):
+        digest = composer.compose(reader, reader_day)
+        ids = [item.paper["id"] for item in digest.items]
+        if digest.new == 0 and not send_empty:
+            if store.readers.claim_digest(reader["id"], reader_day, ids, now):
+                store.readers.finish_digest(reader["id"], reader_day, "empty", now,
+                                            last_digest_at=now)
+                run.empty += 1
+            else:
+                run.already += 1
+        elif store.readers.claim_digest(reader["id"], reader_day, ids, now):
+            key = f"{reader['id']}/{reader_day}"
+            claimed[key] = (reader, reader_day)
+            outgoing.append(Outgoing(key=key, to=reader["email"], message=message(
+                digest, sender=mail_from, base_url=base_url,
+                unsubscribe_url=links.url("unsubscribe", reader["id"]), now=now)))
+        else:
+            run.already += 1
+        progress.update(n)

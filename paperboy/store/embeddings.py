@@ -78,6 +78,19 @@ class Embeddings:
                 _vectors.c.paper_id == paper_id, _vectors.c.model == model)).first()
         return None if row is None else np.frombuffer(row.vector, dtype=np.float32)
 
+    def vectors_of(self, paper_ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
+        """This model's vectors of these papers (those without one are left out)."""
+        found: dict[str, np.ndarray] = {}
+        ids = list(dict.fromkeys(paper_ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 5000):
+                for paper_id, vector in conn.execute(select(
+                        _vectors.c.paper_id, _vectors.c.vector).where(
+                        _vectors.c.model == model,
+                        _vectors.c.paper_id.in_(ids[start:start + 5000]))):
+                    found[paper_id] = np.frombuffer(vector, dtype=np.float32)
+        return found
+
     def ids(self, model: str) -> set[str]:
         with self.engine.connect() as conn:
             return set(conn.execute(select(_vectors.c.paper_id).where(

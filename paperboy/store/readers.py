@@ -8,7 +8,7 @@ before sending, is what keeps a reader to one digest a day across crashes and pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -161,6 +161,35 @@ class Readers:
             return list(conn.execute(select(_dismissals.c.paper_id).where(
                 _dismissals.c.reader_id == reader_id)).scalars())
 
+    def papers_of(self, reader_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
+        """For each reader: their `library`, `dismissed` and `voted` papers, and the papers of
+        their `recent` (last 7 days') digests, in a few queries for any number of readers."""
+        found: dict[int, dict[str, list[str]]] = {
+            rid: {"library": [], "dismissed": [], "voted": [], "recent": []}
+            for rid in reader_ids}
+        keys = {reader_key(rid): rid for rid in reader_ids}
+        votes = tables.votes
+        week_ago = (datetime.now(UTC).date() - timedelta(days=8)).isoformat()
+        with self.engine.connect() as conn:
+            for start in range(0, len(reader_ids), 5000):
+                chunk = list(reader_ids[start:start + 5000])
+                for rid, pid in conn.execute(select(_library.c.reader_id, _library.c.paper_id)
+                                             .where(_library.c.reader_id.in_(chunk))):
+                    found[rid]["library"].append(pid)
+                for rid, pid in conn.execute(select(_dismissals.c.reader_id,
+                                                    _dismissals.c.paper_id)
+                                             .where(_dismissals.c.reader_id.in_(chunk))):
+                    found[rid]["dismissed"].append(pid)
+                for rid, papers in conn.execute(select(_digests.c.reader_id, _digests.c.papers)
+                                                .where(_digests.c.reader_id.in_(chunk),
+                                                       _digests.c.day >= week_ago)):
+                    found[rid]["recent"].extend(papers)
+                chunk_keys = [reader_key(rid) for rid in chunk]
+                for key, pid in conn.execute(select(votes.c.reader, votes.c.paper_id)
+                                             .where(votes.c.reader.in_(chunk_keys))):
+                    found[keys[key]]["voted"].append(pid)
+        return found
+
     # -- digests ----------------------------------------------------------------------------
 
     def claim_digest(self, reader_id: int, day: str, papers: list[str], now: datetime) -> bool:
@@ -189,6 +218,20 @@ class Readers:
             if last_digest_at is not None:
                 conn.execute(update(_readers).where(_readers.c.id == reader_id).values(
                     last_digest_at=last_digest_at))
+
+    def digest_days(self, wanted: Sequence[tuple[dict[str, Any], str]]) -> set[tuple[int, str]]:
+        """Which (reader id, day) of these (reader, day) pairs have a digest that is not
+        waiting for a retry."""
+        days = sorted({day for _, day in wanted})
+        ids = [reader["id"] for reader, _ in wanted]
+        done: set[tuple[int, str]] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 5000):
+                done.update((rid, day) for rid, day in conn.execute(
+                    select(_digests.c.reader_id, _digests.c.day).where(
+                        _digests.c.reader_id.in_(ids[start:start + 5000]),
+                        _digests.c.day.in_(days), _digests.c.status != "retry")))
+        return done & {(reader["id"], day) for reader, day in wanted}
 
     def digests(self, reader_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
