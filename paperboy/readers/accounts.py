@@ -1,6 +1,8 @@
 """Subscribing, confirming, signing in and out by email: no passwords.
 
-Every link Paperboy emails is signed with the secret key and expires (`LINK_LIFETIMES`). A new
+Every link Paperboy emails is signed with the secret key and expires (`LINK_LIFETIMES`); a
+confirmation or sign-in link works once (it carries the reader's count of used links, which
+using it increases). A new
 address gets a confirmation link (double opt-in); a known one gets a sign-in link instead, and
 the answer on the page is the same either way, so the form does not tell who subscribed. Both
 are rate limited per address and per client.
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -67,15 +69,16 @@ class Links:
     secret: str
     base_url: str
 
-    def token(self, purpose: str, reader_id: int) -> str:
-        return self._serializer(purpose).dumps(reader_id)
+    def token(self, purpose: str, reader_id: int, uses: int = 0) -> str:
+        return self._serializer(purpose).dumps([reader_id, uses])
 
-    def url(self, purpose: str, reader_id: int) -> str:
+    def url(self, purpose: str, reader_id: int, uses: int = 0) -> str:
         path = {"confirm": "/confirm", "signin": "/signin/link",
                 "unsubscribe": "/unsubscribe"}[purpose]
-        return f"{self.base_url}{path}?token={self.token(purpose, reader_id)}"
+        return f"{self.base_url}{path}?token={self.token(purpose, reader_id, uses)}"
 
-    def read(self, purpose: str, token: str) -> int:
+    def read(self, purpose: str, token: str) -> tuple[int, int]:
+        """(reader id, the reader's used-link count when the link was made)."""
         lifetime = LINK_LIFETIMES[purpose]
         try:
             value = self._serializer(purpose).loads(token,
@@ -84,9 +87,10 @@ class Links:
             raise LinkError("this link has expired; ask for a new one") from exc
         except BadSignature as exc:
             raise LinkError("this link is not valid (it may have been cut or altered)") from exc
-        if not isinstance(value, int):
+        if not (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) for v in value)):
             raise LinkError("this link is not valid")
-        return value
+        return value[0], value[1]
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         if purpose not in LINK_LIFETIMES:
@@ -134,32 +138,40 @@ class Accounts:
             self.mailer(self._message(email, "Confirm your Paperboy subscription", (
                 "Someone (we hope you) asked to receive Paperboy's daily digest of trending "
                 "and new research papers at this address.\n\nConfirm within 7 days by opening "
-                f"this link:\n\n{self.links.url('confirm', reader['id'])}\n\n"
+                f"this link:\n\n{self.links.url('confirm', reader['id'], reader['link_uses'])}"
+                "\n\n"
                 "If it was not you, ignore this email: nothing will be sent.")))
         else:
             self.mailer(self._message(email, "Your Paperboy sign-in link", (
                 "Open this link within 30 minutes to sign in to Paperboy:\n\n"
-                f"{self.links.url('signin', reader['id'])}\n\n"
+                f"{self.links.url('signin', reader['id'], reader['link_uses'])}\n\n"
                 "If you did not ask for it, ignore this email.")))
         return "sent"
 
-    def confirm(self, token: str) -> dict[str, object]:
+    def confirm(self, token: str) -> dict[str, Any]:
         """The reader a confirmation link names, now confirmed (raises LinkError)."""
-        reader = self._reader(self.links.read("confirm", token))
-        self.store.readers.confirm(int(reader["id"]), self.clock())  # type: ignore[call-overload]
-        return self._reader(int(reader["id"]))  # type: ignore[call-overload]
+        reader = self._spend(*self.links.read("confirm", token))
+        self.store.readers.confirm(reader["id"], self.clock())
+        return self._reader(reader["id"])
 
-    def sign_in(self, token: str) -> dict[str, object]:
+    def sign_in(self, token: str) -> dict[str, Any]:
         """The reader a sign-in link names (raises LinkError)."""
-        return self._reader(self.links.read("signin", token))
+        return self._spend(*self.links.read("signin", token))
 
-    def unsubscribe(self, token: str) -> dict[str, object]:
-        """Stop a reader's digests (their account and library stay); raises LinkError."""
-        reader = self._reader(self.links.read("unsubscribe", token))
-        self.store.readers.update(int(reader["id"]), status="paused")  # type: ignore[call-overload]
+    def unsubscribe(self, token: str) -> dict[str, Any]:
+        """Stop a reader's digests (their account and library stay); raises LinkError. The
+        link stays valid: it is in every digest, and one click must always work."""
+        reader = self._reader(self.links.read("unsubscribe", token)[0])
+        self.store.readers.update(reader["id"], status="paused")
         return reader
 
-    def _reader(self, reader_id: int) -> dict[str, object]:
+    def _spend(self, reader_id: int, uses: int) -> dict[str, Any]:
+        reader = self._reader(reader_id)
+        if not self.store.readers.use_link(reader_id, uses):
+            raise LinkError("this link was already used (each works once); ask for a new one")
+        return reader
+
+    def _reader(self, reader_id: int) -> dict[str, Any]:
         reader = self.store.readers.get(reader_id)
         if reader is None:
             raise LinkError("this link is for an account that no longer exists")

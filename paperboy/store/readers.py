@@ -53,7 +53,7 @@ class Readers:
                 conn.execute(_readers.insert().values(
                     email=email, status="active" if confirmed else "pending", created_at=now,
                     confirmed_at=now if confirmed else None, digest_hour=7, timezone="UTC",
-                    bounces=0))
+                    bounces=0, link_uses=0))
         except IntegrityError:
             pass  # known address: keep the reader as they are
         found = self.by_email(email)
@@ -65,6 +65,13 @@ class Readers:
             conn.execute(update(_readers).where(
                 _readers.c.id == reader_id, _readers.c.status == "pending").values(
                 status="active", confirmed_at=now))
+
+    def use_link(self, reader_id: int, uses: int) -> bool:
+        """Spend the emailed link made when the reader had used `uses` links: True once."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(_readers).where(
+                _readers.c.id == reader_id, _readers.c.link_uses == uses).values(
+                link_uses=uses + 1)).rowcount == 1
 
     def update(self, reader_id: int, **values: Any) -> None:
         allowed = {"status", "digest_hour", "timezone", "last_digest_at", "bounces"}

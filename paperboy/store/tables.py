@@ -162,6 +162,7 @@ readers = Table(
     Column("timezone", String(64), nullable=False, default="UTC"),  # IANA name
     Column("last_digest_at", UTCDateTime),  # papers first seen after this are "new"
     Column("bounces", Integer, nullable=False, default=0),  # permanent failures in a row
+    Column("link_uses", Integer, nullable=False, default=0),  # sign-in links used so far
 )
 
 follows = Table(

@@ -81,7 +81,7 @@ def _followed_link(request: Request, read: Any, then: str) -> Response:
                                                 "This link does not work",
                                                 "message": str(error)}, status_code=400)
     response = _back(then)
-    _sessions(request).sign_in(response, int(reader["id"]))
+    _sessions(request).sign_in(response, reader["id"])
     return response
 
 
@@ -199,6 +199,7 @@ def delete_account(request: Request, csrf: Csrf = "",
     if confirm != "yes":
         raise HTTPException(400, "tick the box to confirm that everything should be deleted")
     _service(request).store.readers.delete(reader["id"])
+    request.state.reader = None  # the page below is for nobody
     response = render(request, "message.html", {
         "title": "Account deleted", "heading": "Your account is deleted",
         "message": "Your address, follows, library and votes are gone from this Paperboy."})

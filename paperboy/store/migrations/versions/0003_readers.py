@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("last_digest_at", UTCDateTime),
         sa.Column("bounces", sa.Integer, nullable=False),
+        sa.Column("link_uses", sa.Integer, nullable=False),
     )
     op.create_table(
         "follows",
