@@ -4,8 +4,16 @@ error) is recorded, and a failed step does not stop the later ones: digests stil
 the papers already stored.
 
 `paperboy daily` runs the chain once (for cron); `paperboy serve` calls `tick` every few
-minutes, which runs the chain once a day, from `DAILY_HOUR_UTC` on, and sends due digests on
-every tick (readers have their own hours).
+minutes, which runs the chain once a day (from `DAILY_HOUR_UTC` on, or at once when nothing was
+ever harvested) and sends due digests on every tick (readers have their own hours).
+
+Replicas (many `serve` processes, or cron on many hosts, on one database) share the work through
+two leases in the store (`store/leases.py`): `daily` for harvest, stars and embedding, `digest`
+for sending. Whoever holds one does that work; the others skip it, and skip the digests too
+while another holds `daily`, so digests go out after the day's papers are in. Under the lease,
+`tick` checks again whether today's chain has run, so a replica that waited does not run it a
+second time. The lease saves doing work twice; that a reader never gets two digests a day is
+the store's per-reader claim (`Readers.claim_digest`), which holds even without it.
 """
 
 from __future__ import annotations
@@ -18,9 +26,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from paperboy.service import Paperboy
+from paperboy.store.leases import held, process_holder
 
 DAILY_HOUR_UTC = 5  # arXiv announces at 00:00 UTC; a few hours later everything is in
 STAR_CHECKS_PER_DAY = 1000  # repositories; the least recently checked go first
+# A lease is renewed every third of this while its work runs; a crashed holder's lapses after it.
+LEASE_TTL_S = 300.0
 log = logging.getLogger("paperboy.schedule")
 
 
@@ -32,21 +43,44 @@ class StepOutcome:
     error: str | None = None
 
 
-def run_daily(service: Paperboy, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
-              day: date | None = None) -> list[StepOutcome]:
-    """Run every step once, recording each; see the module docstring."""
-    return [_step(service, name, action, now)
-            for name, action in (("harvest", _harvest), ("signals", _signals),
-                                 ("embed", _embed), ("digest", lambda s: _digest(s, day)))]
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
-def tick(service: Paperboy, *, now: datetime | None = None) -> list[StepOutcome]:
-    """What `serve` does every few minutes: the chain once a day, else only due digests."""
+def run_daily(service: Paperboy, *, now: Callable[[], datetime] = _utcnow,
+              day: date | None = None, holder: str | None = None) -> list[StepOutcome]:
+    """Run every step once, recording each; see the module docstring. When another process
+    holds the `daily` (or `digest`) lease, that part is skipped: a `skipped` outcome says who
+    holds it."""
+    holder = holder or process_holder()
+    chain = _leased(service, "daily", holder, lambda: _chain(service, now))
+    if chain is None:
+        return [_skipped(service, "daily")]
+    digest = _leased(service, "digest", holder,
+                     lambda: [_step(service, "digest", lambda s: _digest(s, day), now)])
+    return chain + (digest if digest is not None else [_skipped(service, "digest")])
+
+
+def tick(service: Paperboy, *, now: datetime | None = None,
+         holder: str | None = None) -> list[StepOutcome]:
+    """What `serve` does every few minutes: the chain once a day, and the due digests; nothing
+    while another replica runs the chain (see the module docstring)."""
     now = now or datetime.now(UTC)
-    last = service.store.runs.latest().get("harvest")
-    if now.hour >= DAILY_HOUR_UTC and (last is None or last["started_at"].date() < now.date()):
-        return run_daily(service)
-    return [_step(service, "digest", lambda s: _digest(s, None), lambda: datetime.now(UTC))]
+    holder = holder or process_holder()
+    outcomes: list[StepOutcome] = []
+    if _daily_due(service, now):
+        # checked again under the lease: another replica may have run it since our check
+        chain = _leased(service, "daily", holder,
+                        lambda: _chain(service, _utcnow) if _daily_due(service, now) else [])
+        if chain is None:
+            return []
+        outcomes = chain
+    elif (other := service.store.leases.holder("daily", now=now)) not in (None, holder):
+        log.debug("%s is running the daily chain; the digests wait for it", other)
+        return []
+    digest = _leased(service, "digest", holder,
+                     lambda: [_step(service, "digest", lambda s: _digest(s, None), _utcnow)])
+    return outcomes + (digest or [])
 
 
 def start_scheduler(service: Paperboy, stop: threading.Event) -> threading.Thread:
@@ -74,9 +108,36 @@ def _step(service: Paperboy, name: str, action: Callable[[Paperboy], dict[str, A
         service.store.runs.finish(run_id, now(), counts={}, error=message)
         log.warning("daily step %s failed: %s", name, message)
         return StepOutcome(name, False, {}, message)
-    error = "; ".join(counts.pop("errors", [])[:3]) or None
-    service.store.runs.finish(run_id, now(), counts=counts, error=error)
-    return StepOutcome(name, error is None, counts, error)
+    failures = "; ".join(counts.pop("errors", [])[:3]) or None
+    service.store.runs.finish(run_id, now(), counts=counts, error=failures)
+    return StepOutcome(name, failures is None, counts, failures)
+
+
+def _chain(service: Paperboy, now: Callable[[], datetime]) -> list[StepOutcome]:
+    return [_step(service, name, action, now)
+            for name, action in (("harvest", _harvest), ("signals", _signals), ("embed", _embed))]
+
+
+def _daily_due(service: Paperboy, now: datetime) -> bool:
+    last = service.store.runs.latest().get("harvest")
+    return last is None or (now.hour >= DAILY_HOUR_UTC
+                            and last["started_at"].date() < now.date())
+
+
+def _leased(service: Paperboy, name: str, holder: str,
+            work: Callable[[], list[StepOutcome]]) -> list[StepOutcome] | None:
+    """The outcomes of `work` done under the lease `name`; None when another holds it."""
+    with held(service.store.leases, name, holder, LEASE_TTL_S) as ours:
+        if not ours:
+            log.debug("lease %r is held by %s: skipped", name,
+                      service.store.leases.holder(name, now=datetime.now(UTC)))
+            return None
+        return work()
+
+
+def _skipped(service: Paperboy, name: str) -> StepOutcome:
+    other = service.store.leases.holder(name, now=datetime.now(UTC))
+    return StepOutcome(name, True, {"skipped": 1, "held_by": other})
 
 
 def _harvest(service: Paperboy) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Each batch of vectors is committed to the store before it enters the vector index, and papers
 are taken in id order, so a run killed at any moment loses at most the batch in flight; the next
-run continues with the papers still missing, and the index catches up from the store.
+run continues with the papers still missing, and the index catches up from the store. Two
+processes embedding at once (replicas should not: the daily chain's lease keeps it to one) each
+store a paper's vector by replacing the other's, never beside it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+
 from paperboy.embed import Embedder, paper_text
 from paperboy.index.vectors import VectorIndex
 from paperboy.progress import Progress
 from paperboy.store import Store
 
 SAVE_EVERY_S = 60.0
+SAVE_ATTEMPTS = 3
 
 
 @dataclass
@@ -54,8 +60,7 @@ def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch
         ids = [p["id"] for p in papers]
         last_id = ids[-1]
         vectors = embedder.embed([paper_text(p) for p in papers])
-        with store.transaction() as conn:
-            store.embeddings.save(conn, embedder.name, ids, vectors, clock())
+        save_batch(store, embedder.name, ids, vectors, clock)
         index.add(ids, vectors)
         done += len(ids)
         progress.update(done)
@@ -67,3 +72,19 @@ def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch
     return EmbedSummary(model=embedder.name, embedded=done,
                         remaining=store.embeddings.count_missing(embedder.name),
                         dropped=dropped, seconds=time.perf_counter() - started)
+
+
+def save_batch(store: Store, model: str, ids: list[str], vectors: np.ndarray,
+          clock: Callable[[], datetime]) -> None:
+    """Store a batch, replacing vectors of these papers. Another process embedding the same
+    papers at once (two replicas' chains without the lease) commits some of them between our
+    delete and insert; the paper id is the primary key, so that is an IntegrityError, never a
+    duplicate, and saving again replaces theirs with ours (the same model: the same vectors)."""
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            with store.transaction() as conn:
+                store.embeddings.save(conn, model, ids, vectors, clock())
+            return
+        except IntegrityError:
+            if attempt == SAVE_ATTEMPTS:
+                raise

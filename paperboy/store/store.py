@@ -21,6 +21,7 @@ from paperboy.store.batch import Batch, Written
 from paperboy.store.db import engine_for, migrate
 from paperboy.store.embeddings import Embeddings
 from paperboy.store.filters import paper_filters
+from paperboy.store.leases import Leases
 from paperboy.store.merge import TITLE_KEY_LENGTH
 from paperboy.store.readers import Readers
 from paperboy.store.runs import Runs
@@ -36,6 +37,7 @@ class Store:
         self.signals = Signals(engine)
         self.readers = Readers(engine)
         self.runs = Runs(engine)
+        self.leases = Leases(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

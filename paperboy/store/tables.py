@@ -230,3 +230,13 @@ runs = Table(
     Column("counts", Json, nullable=False),
     Column("error", Text),
 )
+
+# Which process may do a piece of shared work now (the daily chain, sending digests), across
+# replicas on one database: see leases.py.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(300), nullable=False),  # hostname:pid:random of the process
+    Column("expires_at", UTCDateTime, nullable=False),
+)
