@@ -72,7 +72,7 @@ papers = Table(
     Column("extras", Json, nullable=False),
     Column("field_sources", Json, nullable=False),
     Column("sources", Json, nullable=False),
-    Column("first_seen", UTCDateTime, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False, index=True),  # what a digest calls new
     Column("last_changed", UTCDateTime, nullable=False, index=True),
 )
 
