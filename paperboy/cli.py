@@ -243,12 +243,17 @@ def signals_refresh(
 def embed(
     ctx: typer.Context,
     limit: Annotated[int | None, typer.Option(min=1, help="Embed at most this many.")] = None,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="ADDRESS", help="Embed on this Ray cluster (ray://HOST:10001, auto, or "
+        "local to start Ray here); default: the ray_address setting.")] = None,
 ) -> None:
     """Compute the vectors papers are missing; safe to interrupt and run again."""
+    from paperboy.embed.distributed import RayEmbedFailed, RayUnavailable
+
     service = _service(ctx)
     try:
-        summary = service.embed(limit=limit)
-    except EmbedderUnavailable as error:
+        summary = service.embed(limit=limit, ray_address=ray)
+    except (EmbedderUnavailable, RayUnavailable, RayEmbedFailed) as error:
         err.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from None
     if summary.dropped:
@@ -260,10 +265,20 @@ def embed(
 
 @app.command()
 def reindex(ctx: typer.Context) -> None:
-    """Rebuild the word and vector indexes from the store."""
-    counts = _service(ctx).reindex()
+    """Rebuild the word and vector indexes from the store (or the Milvus collection, when
+    PAPERBOY_MILVUS_URI is set; an interrupted Milvus rebuild resumes)."""
+    from paperboy.index.milvus import MilvusUnavailable
+
+    service = _service(ctx)
+    try:
+        counts = service.reindex()
+    except MilvusUnavailable as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    where = (f" in Milvus collection {service.settings.milvus_collection!r}"
+             if service.settings.milvus_uri else "")
     out.print(f"Indexed {counts['lexical']:,} papers by words and {counts['vectors']:,} "
-              "by vector.")
+              f"by vector{where}.")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.hybrid import Mode, Searcher, SearchResult
 from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy
+from paperboy.index.milvus import MilvusSearcher, open_milvus, reindex_milvus, sync_milvus
 from paperboy.index.sync import following_ingest, sync_lexical, sync_vectors
 from paperboy.index.vectors import HnswIndex, VectorIndex
 from paperboy.ingest.runner import SourceSummary, ingest
@@ -113,9 +114,22 @@ class Paperboy:
         return self._vectors
 
     @cached_property
-    def searcher(self) -> Searcher:
+    def searcher(self) -> Searcher | MilvusSearcher:
+        if self.settings.milvus_uri:  # Milvus answers searches (paperboy/index/milvus.py)
+            return self._open_milvus()
         return Searcher(self.store, self.lexical, self.vectors, self.embedder,
                         paper_count=self._paper_count)
+
+    def _reopen_milvus(self, *, sync: bool = True) -> MilvusSearcher:
+        if isinstance(self.__dict__.get("searcher"), MilvusSearcher):
+            self.__dict__.pop("searcher").close()
+        milvus = self.__dict__["searcher"] = self._open_milvus(sync=sync)
+        return milvus
+
+    def _open_milvus(self, *, sync: bool = True) -> MilvusSearcher:
+        return open_milvus(self.settings.milvus_uri, self.settings.milvus_collection, self.store,
+                           model=self.model_name, embedder=self.embedder,
+                           paper_count=self._paper_count, progress=self.progress, sync=sync)
 
     def _paper_count(self) -> int:
         if self._papers is None:
@@ -125,14 +139,20 @@ class Paperboy:
     def warm_up(self) -> None:
         """Open the store and indexes and load the model now (before serving requests, which
         would otherwise race to open them); a model that cannot load leaves search to words."""
-        self.searcher  # noqa: B018 - opens the store and the word index
-        if self.vectors() is not None:
+        self.searcher  # noqa: B018 - opens the store and the word index (or Milvus)
+        if isinstance(self.searcher, MilvusSearcher):
+            has_vectors = self.searcher.collection.dim is not None
+        else:
+            has_vectors = self.vectors() is not None
+        if has_vectors:
             try:
                 self.embedder()
             except EmbedderUnavailable as error:
                 self.progress.note(f"searching by words only: {error}")
 
     def close(self) -> None:
+        if isinstance(self.__dict__.get("searcher"), MilvusSearcher):
+            self.__dict__.pop("searcher").close()
         if self._vectors is not None:
             self._vectors.close()
         if "lexical" in self.__dict__:
@@ -146,6 +166,13 @@ class Paperboy:
                until: date | None = None) -> list[SourceSummary]:
         """Ingest sources; their papers are searchable by words when it returns."""
         self._papers = None
+        if self.settings.milvus_uri:  # Milvus follows the store when the run ends
+            summaries = ingest(self.store, sources, settings=self.settings,
+                               progress=self.progress, strict=strict, since=since, until=until)
+            milvus = self.searcher
+            assert isinstance(milvus, MilvusSearcher)
+            sync_milvus(self.store, milvus.collection, self.progress)
+            return summaries
         if strict:  # nothing is committed before the end, so the words follow afterwards
             summaries = ingest(self.store, sources, settings=self.settings,
                                progress=self.progress, strict=True, since=since, until=until)
@@ -156,15 +183,46 @@ class Paperboy:
             return ingest(self.store, sources, settings=self.settings, progress=self.progress,
                           since=since, until=until, on_commit=committed)
 
-    def embed(self, *, limit: int | None = None) -> EmbedSummary:
+    def embed(self, *, limit: int | None = None, ray_address: str | None = None) -> EmbedSummary:
+        """Embed the papers missing a vector, here or on the Ray cluster at `ray_address` (by
+        default the `ray_address` setting; `local` starts Ray on this machine)."""
+        ray_address = ray_address or self.settings.ray_address
+        if ray_address:
+            from paperboy.embed.distributed import embed_on_ray
+
+            was_open = self._vectors is not None
+            summary = embed_on_ray(self.store, model=self.model_name, address=ray_address,
+                                   batch_size=self.settings.embed_batch_size,
+                                   device=self.settings.embedding_device or None,
+                                   progress=self.progress, limit=limit)
+            if self.settings.milvus_uri:  # reopened, the collection follows the new vectors
+                self._reopen_milvus()
+                return summary
+            index = self.vectors()  # opening it syncs it with the store
+            if index is not None and was_open:
+                sync_vectors(self.store, index, self.progress)
+            return summary
         embedder = self.embedder()
+        if self.settings.milvus_uri:  # vectors go to the store and to the Milvus collection
+            milvus = self.searcher
+            assert isinstance(milvus, MilvusSearcher)
+            if milvus.collection.dim != embedder.dim:  # made words-only: remade with vectors
+                milvus = self._reopen_milvus()
+            summary = embed_missing(self.store, milvus.vectors(), embedder,
+                                    progress=self.progress, limit=limit,
+                                    batch_size=self.settings.embed_batch_size)
+            sync_milvus(self.store, milvus.collection, self.progress)
+            return summary
         index = self.vectors(dim=embedder.dim)
         assert index is not None
         return embed_missing(self.store, index, embedder, progress=self.progress, limit=limit,
                              batch_size=self.settings.embed_batch_size)
 
     def reindex(self) -> dict[str, int]:
-        """Rebuild every derived index from the store."""
+        """Rebuild every derived index from the store (with Milvus: its collection)."""
+        if self.settings.milvus_uri:  # resumes a rebuild that was interrupted
+            milvus = self._reopen_milvus(sync=False)
+            return reindex_milvus(self.store, milvus.collection, self.progress)
         self.__dict__.pop("searcher", None)
         if "lexical" in self.__dict__:
             self.__dict__.pop("lexical").close()
