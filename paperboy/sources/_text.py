@@ -53,6 +53,12 @@ def delatex_accents(text: str) -> str:
     return _ACCENT.sub(repl, text)
 
 
+_LATEX_LEFTOVERS = re.compile(r"\\[a-z]+|[{}$]")
+_WORD = re.compile(r"[^\W_]+")
+_AUTHOR_SEPARATOR = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;")
+_ET_AL = re.compile(r"et\.? al\.?", re.I)
+
+
 @lru_cache(maxsize=16384)  # the store asks for the same titles' keys several times a batch
 def title_key(title: str) -> str:
     """The key two sources' titles are matched on: case, accents, LaTeX and punctuation removed."""
@@ -61,8 +67,7 @@ def title_key(title: str) -> str:
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.casefold()
-    text = re.sub(r"\\[a-z]+|[{}$]", " ", text)
-    return " ".join(re.findall(r"[^\W_]+", text))
+    return " ".join(_WORD.findall(_LATEX_LEFTOVERS.sub(" ", text)))
 
 
 def parse_arxiv_id(text: str | None) -> tuple[str, str | None] | None:
@@ -112,18 +117,20 @@ def split_authors(text: str | None) -> list[str]:
     are dropped; "Jr."-style suffixes stay with their name; "et al" is not an author.
     """
     text = clean(delatex_accents(text or ""))
-    depth, kept = 0, []
-    for char in text:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(0, depth - 1)
-        elif depth == 0:
-            kept.append(char)
+    if "(" in text or ")" in text:
+        depth, kept = 0, []
+        for char in text:
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth = max(0, depth - 1)
+            elif depth == 0:
+                kept.append(char)
+        text = "".join(kept)
     names: list[str] = []
-    for part in re.split(r",\s*(?:and\s+)?|\s+and\s+|;", "".join(kept)):
+    for part in _AUTHOR_SEPARATOR.split(text):
         name = clean(part)
-        if not name or re.fullmatch(r"et\.? al\.?", name, re.I):
+        if not name or _ET_AL.fullmatch(name):
             continue
         if names and _SUFFIX.fullmatch(name):
             names[-1] = f"{names[-1]}, {name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +14,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# A paper row holds seven JSON columns: orjson writes and reads them 5-10x faster than json.
+_JSON: dict[str, Any] = {"json_serializer": lambda value: orjson.dumps(value).decode(),
+                         "json_deserializer": orjson.loads}
 
 
 class StoreURLError(ValueError):
@@ -27,12 +31,12 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 60})
+        engine = create_engine(parsed, connect_args={"timeout": 60}, **_JSON)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise StoreURLError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, **_JSON)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:

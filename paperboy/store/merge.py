@@ -54,8 +54,9 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
     """The row with the record folded in; equal to `row` when the record adds nothing."""
     out = dict(row)
     fields = dict(row["field_sources"])
-    claim = (record.version, SOURCE_RANK.get(record.source, 0), record.source)
-    stamp = {"source": record.source, "version": record.version, "at": now.isoformat()}
+    version = record.version  # computed from the versions list: once
+    claim = (version, SOURCE_RANK.get(record.source, 0), record.source)
+    stamp = {"source": record.source, "version": version, "at": now.isoformat()}
 
     def offer(name: str, value: Any, current: Any) -> Any:
         if _empty(value) or value == current:
@@ -63,7 +64,7 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
         previous = fields.get(name)
         if not _empty(current) and previous is not None:
             if previous["source"] == record.source:
-                if record.version < previous["version"]:
+                if version < previous["version"]:
                     return current
             elif claim < (previous["version"], SOURCE_RANK.get(previous["source"], 0),
                           previous["source"]):
@@ -85,7 +86,7 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
         out["updated"] = record.updated
         fields["updated"] = stamp
     out["versions"] = _merge_versions(row["versions"], record)
-    out["version"] = max(row["version"], record.version)
+    out["version"] = max(row["version"], version)
 
     links = dict(row["links"])
     new_links = {"abstract": record.links.abstract, "pdf": record.links.pdf,
