@@ -80,6 +80,7 @@ def tick(service: Paperboy, *, now: datetime | None = None,
         return []
     digest = _leased(service, "digest", holder,
                      lambda: [_step(service, "digest", lambda s: _digest(s, None), _utcnow)])
+    service.catch_up()  # papers another replica stored become searchable by words here too
     return outcomes + (digest or [])
 
 

@@ -136,6 +136,17 @@ class Paperboy:
             self._papers = self.store.counts()["papers"]
         return self._papers
 
+    def catch_up(self) -> int:
+        """Index by words what another process stored since this one last looked (a replica's
+        own word index follows the shared store); returns how many papers. Vectors follow at
+        the next start (or live, with Milvus)."""
+        if self.settings.milvus_uri or "lexical" not in self.__dict__:
+            return 0
+        try:
+            return sync_lexical(self.store, self.lexical, Silent())
+        except LexicalIndexBusy:
+            return 0
+
     def warm_up(self) -> None:
         """Open the store and indexes and load the model now (before serving requests, which
         would otherwise race to open them); a model that cannot load leaves search to words."""

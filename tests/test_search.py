@@ -190,6 +190,19 @@ def test_search_works_while_another_process_holds_the_word_index(service: Paperb
     assert service.search("walrus echolocation", mode="lexical").hits
 
 
+def test_a_replica_finds_by_words_what_another_process_stored(service: Paperboy,
+                                                             tmp_path: Path) -> None:
+    replica = Paperboy(make_settings(tmp_path / "replica", service.settings.store_url),
+                       embedder=HashingEmbedder(dim=64))
+    assert replica.search("kernel thinning", mode="lexical").hits  # its own word index
+    service.ingest([str(FIXTURES / "arxiv_api_query_legacy.xml")])
+    assert not replica.search("Luttinger liquid helium nanopores", mode="lexical").hits
+    assert replica.catch_up() >= 1
+    assert replica.search("Luttinger liquid helium nanopores",
+                          mode="lexical").hits[0].id == "1201.4869"
+    replica.close()
+
+
 def test_reindex_rebuilds_from_the_store(service: Paperboy) -> None:
     before = [h.id for h in service.search("kernel methods").hits]
     counts = service.reindex()
