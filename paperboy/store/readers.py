@@ -129,11 +129,6 @@ class Readers:
                 select(_follows).where(_follows.c.reader_id.in_(list(reader_ids)))
                 .order_by(_follows.c.reader_id, _follows.c.id))]
 
-    def set_follow_vector(self, follow_id: int, vector: np.ndarray) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(_follows).where(_follows.c.id == follow_id).values(
-                vector=np.asarray(vector, np.float32).tobytes()))
-
     # -- library and dismissals ---------------------------------------------------------------
 
     def save(self, reader_id: int, paper_id: str, now: datetime) -> bool:
@@ -245,12 +240,6 @@ class Readers:
             return [dict(r._mapping) for r in conn.execute(
                 select(_digests).where(_digests.c.reader_id == reader_id)
                 .order_by(_digests.c.day))]
-
-    def digest_counts(self, day: str) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            return dict(conn.execute(  # type: ignore[arg-type]
-                select(_digests.c.status, func.count()).where(_digests.c.day == day)
-                .group_by(_digests.c.status)).all())
 
     # -- rate limits ------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ the subscribe box, the page's feeds) filled in."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +26,6 @@ def render(request: Request, name: str, context: dict[str, Any], *,
            status_code: int = 200) -> Response:
     from paperboy.web.account import current_reader
 
-    context = {"feeds": [], "year": datetime.now().year, "reader": current_reader(request),
+    context = {"feeds": [], "reader": current_reader(request),
                "csrf_token": request.app.state.sessions.csrf_token(request), **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
