@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,15 +27,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import chromium, free_port, screenshot, serving, watched_page
 from conftest import PAPER_FIXTURES, make_settings
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from smtpserver import EphemeralController, Inbox
 
 from paperboy.service import Paperboy, demo_corpus
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 MODEL = "hashing-64"
 DIGEST_READER = "grace@example.org"  # follows "kernel" and cs.SE; gets the digest opened
 TESTING_DL = "2202.12139"  # "Testing Deep Learning Models: ...", cs.SE, in the arXiv API fixture
@@ -71,15 +68,9 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:
     return smtp[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="module")
@@ -92,33 +83,8 @@ def env(smtp: tuple[Inbox, int], server_port: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(home: Path, env: dict[str, str], server_port: int) -> Iterator[str]:
-    """`paperboy serve` in a subprocess; yields its base URL once /healthz answers."""
-    url = env["PAPERBOY_BASE_URL"]
-    log = home.parent / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "paperboy", "--home", str(home), "serve", "--no-schedule",
-             "--host", "127.0.0.1", "--port", str(server_port)],
-            env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"paperboy serve exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"no answer on {url}/healthz:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    with serving(home, server_port, env) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _paperboy(home: Path, env: dict[str, str], *args: str) -> str:
@@ -131,15 +97,8 @@ def _paperboy(home: Path, env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            raise pytest.UsageError(f"the browser tests need Chromium at {CHROMIUM}")
-        pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    expect.set_options(timeout=10_000)  # a busy two-core CI machine
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -150,22 +109,8 @@ def problems() -> list[str]:
 
 @pytest.fixture
 def page(browser: Browser, server: str, problems: list[str]) -> Iterator[Page]:
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
-    context.expose_function("__cspViolation", lambda text: problems.append(f"CSP: {text}"))
-    context.add_init_script("document.addEventListener('securitypolicyviolation', (e) => "
-                            "window.__cspViolation(`${e.violatedDirective} ${e.blockedURI}`));")
-    page = context.new_page()
-    page.on("console", lambda message: problems.append(f"console: {message.text}")
-            if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    yield page
-    context.close()
-    assert problems == [], "the pages logged errors"
-
-
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    with watched_page(browser, server, problems) as page:
+        yield page
 
 
 def _mails(inbox: Inbox, to: str) -> list[EmailMessage]:
@@ -284,7 +229,7 @@ def test_a_reader_subscribes_follows_saves_and_leaves_through_the_pages(
     expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
     expect(page.locator("aside.subscribe")).to_contain_text(f"Sent to {email} at 07:00 "
                                                             "(Asia/Tokyo)")
-    _screenshot(page, "account")
+    screenshot(page, "account")
 
     page.get_by_role("button", name="Pause the digest").click()
     expect(page.get_by_role("button", name="Resume the digest")).to_be_visible()
@@ -441,10 +386,10 @@ def test_the_digest_shows_followed_papers_with_links_and_fits_a_phone(
         expect(page.get_by_role("link", name="Unsubscribe")).to_have_attribute("href",
                                                                                unsubscribe)
         _fits(page)
-        _screenshot(page, "digest")
+        screenshot(page, "digest")
         page.set_viewport_size({"width": 390, "height": 844})
         _fits(page)
-        _screenshot(page, "digest-phone")
+        screenshot(page, "digest-phone")
 
         # A title in the email leads to the paper's page on this Paperboy.
         page.locator(f'a[href="{server}/papers/{TESTING_DL}"]').first.click()

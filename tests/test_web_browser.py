@@ -12,25 +12,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-import httpx
 import pytest
+from browser import chromium, free_port, screenshot, serving, watched_page
 from conftest import PAPER_FIXTURES, make_settings
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from paperboy.service import Paperboy, demo_corpus
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 SERVER_ENV = {"PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": "hashing-64"}
 MATH_PAPER = "0704.0005"  # Kaggle fixture: "From dyadic $\Lambda_{\alpha}$ to $\Lambda_{\alpha}$"
 
@@ -92,55 +85,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[str]:
-    """`paperboy serve` in a subprocess; yields its base URL once /healthz answers."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = home.parent / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "paperboy", "--home", str(home), "serve", "--no-schedule",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **SERVER_ENV}, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"paperboy serve exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"no answer on {url}/healthz:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    with serving(home, free_port(), {**os.environ, **SERVER_ENV}) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            raise pytest.UsageError(f"the browser tests need Chromium at {CHROMIUM}")
-        pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    expect.set_options(timeout=10_000)  # a debounced search on a busy two-core CI machine
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -153,22 +107,8 @@ def problems() -> list[str]:
 def page(request: pytest.FixtureRequest, browser: Browser, server: str,
          problems: list[str]) -> Iterator[Page]:
     size = getattr(request, "param", {"width": 1280, "height": 900})
-    context = browser.new_context(base_url=server, viewport=size)
-    context.expose_function("__cspViolation", lambda text: problems.append(f"CSP: {text}"))
-    context.add_init_script("document.addEventListener('securitypolicyviolation', (e) => "
-                            "window.__cspViolation(`${e.violatedDirective} ${e.blockedURI}`));")
-    page = context.new_page()
-    page.on("console", lambda message: problems.append(f"console: {message.text}")
-            if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    yield page
-    context.close()
-    assert problems == [], "the pages logged errors"
-
-
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    with watched_page(browser, server, problems, viewport=size) as page:
+        yield page
 
 
 def _mark_document(page: Page) -> None:
@@ -203,7 +143,7 @@ def test_typing_a_query_updates_the_results_in_place(page: Page) -> None:
     expect(results.first).to_have_text(FRESH["speech"]["title"])
     expect(page).to_have_url(re.compile(r"/search\?q=speech(\+|%20)tokenizers(&|$)"))
     assert _same_document(page), "the results came with a page load"
-    _screenshot(page, "search")
+    screenshot(page, "search")
 
     # The pushed URL is one a reader can reload or share: it shows the same results.
     second = _result_titles(page)
@@ -256,7 +196,7 @@ def test_a_similar_paper_leads_to_that_papers_page(page: Page) -> None:
     first.click()
     expect(page).to_have_url(re.compile(r"/papers/"))
     expect(page.locator("h1")).to_have_text(title)
-    _screenshot(page, "paper")
+    screenshot(page, "paper")
 
     similar = page.locator("ol.similar-list li a")
     expect(similar.first).to_be_visible()
@@ -364,7 +304,7 @@ def test_phone_viewport_has_no_horizontal_scrolling(page: Page, path: str) -> No
     widths = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide on a {widths[1]} px screen"
     if path == "/":
-        _screenshot(page, "home-phone")
+        screenshot(page, "home-phone")
 
 
 def test_home_shows_latest_and_trending_papers(page: Page) -> None:
@@ -372,4 +312,4 @@ def test_home_shows_latest_and_trending_papers(page: Page) -> None:
     expect(page.locator("#latest-title")).to_contain_text("Latest papers")
     expect(page.locator("section article.card").first).to_be_visible()
     expect(page.locator("ol.trending-list li")).to_have_count(3)
-    _screenshot(page, "home")
+    screenshot(page, "home")
