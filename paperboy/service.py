@@ -23,7 +23,8 @@ from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.hybrid import Mode, Searcher, SearchResult
 from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy
-from paperboy.index.milvus import MilvusSearcher, open_milvus, reindex_milvus, sync_milvus
+from paperboy.index.milvus import reindex_milvus, sync_milvus
+from paperboy.index.milvus_search import MilvusSearcher, open_milvus
 from paperboy.index.sync import following_ingest, sync_lexical, sync_vectors
 from paperboy.index.vectors import HnswIndex, VectorIndex
 from paperboy.ingest.runner import SourceSummary, ingest
@@ -115,7 +116,7 @@ class Paperboy:
 
     @cached_property
     def searcher(self) -> Searcher | MilvusSearcher:
-        if self.settings.milvus_uri:  # Milvus answers searches (paperboy/index/milvus.py)
+        if self.settings.milvus_uri:  # Milvus answers searches (index/milvus_search.py)
             return self._open_milvus()
         return Searcher(self.store, self.lexical, self.vectors, self.embedder,
                         paper_count=self._paper_count)

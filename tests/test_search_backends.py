@@ -22,7 +22,8 @@ from conftest import FIXTURES, LISTING, SHARED, make_settings
 
 from paperboy.embed import EmbedderUnavailable, HashingEmbedder
 from paperboy.index.hybrid import PaperNotFound
-from paperboy.index.milvus import MilvusSearcher, reindex_milvus
+from paperboy.index.milvus import reindex_milvus
+from paperboy.index.milvus_search import MilvusSearcher
 from paperboy.index.vectors import VectorIndex
 from paperboy.models import Filters
 from paperboy.progress import Silent

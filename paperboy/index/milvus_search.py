@@ -1,0 +1,281 @@
+"""Search on Milvus with the local searcher's contract (`MilvusSearcher`): the query words
+(stemmed as the word index stems them) against the BM25 function, the query vector against the
+HNSW field, both fused by Milvus' hybrid search; see milvus.py for the collection."""
+
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from paperboy.embed import Embedder, EmbedderUnavailable
+from paperboy.index.hybrid import (
+    MAX_DEPTH,
+    MAX_QUERY_CHARS,
+    MODES,
+    Hit,
+    Mode,
+    PaperNotFound,
+    SearchResult,
+    _hit,
+    looked_up_id,
+)
+from paperboy.index.lexical_query import (
+    SNIPPET_CHARS,
+    UserQuery,
+    name_tokens,
+    parse_user_query,
+    word_stems,
+)
+from paperboy.index.milvus import (
+    _CATEGORY,
+    _STOP,
+    _WORD,
+    MilvusCollection,
+    MilvusVectors,
+    _both,
+    sync_milvus,
+)
+from paperboy.models import Filters
+from paperboy.progress import Progress
+from paperboy.sources._text import title_key
+from paperboy.store import Store
+
+__all__ = ["MilvusSearcher", "open_milvus"]
+
+
+class MilvusSearcher:
+    """The `Searcher` contract (index/hybrid.py), answered by a Milvus collection."""
+
+    def __init__(self, store: Store, collection: MilvusCollection,
+                 embedder: Callable[[], Embedder], paper_count: Callable[[], int]) -> None:
+        self.store, self.collection = store, collection
+        self._embedder, self._paper_count = embedder, paper_count
+
+    def vectors(self) -> MilvusVectors:
+        return MilvusVectors(self.collection, self.store)
+
+    def close(self) -> None:
+        self.collection.close()
+
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
+               filters: Filters | None = None) -> SearchResult:
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        filters = filters or Filters()
+        result = SearchResult(query=query, mode=mode, hits=[])
+        if len(query) > MAX_QUERY_CHARS:
+            query = query[:MAX_QUERY_CHARS]
+            result.notices.append(f"The query was cut to its first {MAX_QUERY_CHARS} characters.")
+        if not re.search(r"\w", query):
+            result.notices.append("Type some words, an arXiv id or a DOI to search for.")
+            return result
+        if (named := looked_up_id(query)) is not None:
+            paper = self.store.paper(named)
+            if paper is None:
+                result.notices.append(f"No paper with id {named!r} in this store.")
+            elif offset == 0:
+                result.hits.append(_hit(paper, score=1.0, match="id"))
+            return result
+        expr = filter_expression(filters)
+        if expr is None:  # a category no paper can have
+            return result
+
+        parsed = parse_user_query(query)
+        text, phrases = query_text(parsed), phrase_expression(parsed)
+        window = min(offset + limit, MAX_DEPTH)
+        vector = self._query_vector(query, result.notices) if mode != "lexical" else None
+        # without a vector, words answer; without words (all too long), meaning does
+        kind = "lexical" if vector is None else "semantic" if mode == "semantic" or not text \
+            else "hybrid"
+        if vector is not None and kind == "hybrid":
+            ranked = self.collection.hybrid(text, phrases, vector, limit=window, expr=expr,
+                                            depth=min(max(100, window), MAX_DEPTH))
+        elif vector is not None and kind == "semantic":
+            ranked = self.collection.by_vector(vector, limit=window, expr=expr)
+        else:
+            ranked = self.collection.by_words(text, limit=window, expr=_both(phrases, expr)) \
+                if text else []
+        ranks = {paper_id: rank for rank, (paper_id, _) in enumerate(ranked, start=1)}
+        exact = self._exact_title(query, expr)
+        if exact:
+            score = ranked[0][1] if ranked else 1.0
+            ranked = [(exact, score)] + [r for r in ranked if r[0] != exact]
+
+        page = ranked[offset:offset + limit]
+        rows = self.store.papers_by_ids([paper_id for paper_id, _ in page])
+        stored = self.collection.vectors(list(rows)) if kind == "hybrid" else {}
+        for paper_id, score in page:
+            paper = rows.get(paper_id)
+            if paper is None:  # indexed, then removed or renamed in the store: skip it
+                continue
+            hit = _hit(paper, score=score, match="title" if paper_id == exact else None)
+            explain_words(hit, paper, parsed)
+            if kind == "lexical" and paper_id in ranks:
+                hit.lexical_rank, hit.bm25 = ranks[paper_id], round(score, 4)
+            elif kind == "semantic" and paper_id in ranks:
+                hit.semantic_rank, hit.similarity = ranks[paper_id], round(score, 4)
+            elif paper_id in stored and vector is not None:
+                hit.similarity = round(float(stored[paper_id] @ vector), 4)
+            result.hits.append(hit)
+        return result
+
+    def similar(self, paper_id: str, *, limit: int = 20,
+                filters: Filters | None = None) -> SearchResult:
+        """Papers nearest to a stored paper's vector (no model call), or by words without one."""
+        paper = self.store.paper(paper_id)
+        if paper is None:
+            raise PaperNotFound(paper_id)
+        result = SearchResult(query=paper["id"], mode="similar", hits=[])
+        expr = filter_expression(filters or Filters())
+        if expr is None:
+            return result
+        expr = _both(f"id != {json.dumps(paper['id'])}", expr)
+        vector = self.collection.vectors([paper["id"]]).get(paper["id"])
+        if vector is not None:
+            found = self.collection.by_vector(vector, limit=limit, expr=expr)
+        else:
+            result.notices.append("This paper has no vector yet: similar papers are found by "
+                                  "shared words (run `paperboy embed` for similarity by meaning).")
+            words = dict.fromkeys(s for w in _STOP.analyze(f"{paper['title']}\n{paper['abstract']}")
+                                  for s in word_stems(w))
+            found = self.collection.by_words(" ".join(words), limit=limit, expr=expr) \
+                if words else []
+        rows = self.store.papers_by_ids([i for i, _ in found])
+        for rank, (other, score) in enumerate(found, start=1):
+            if other in rows:
+                hit = _hit(rows[other], score=score)
+                if vector is not None:
+                    hit.semantic_rank, hit.similarity = rank, round(score, 4)
+                else:
+                    hit.lexical_rank, hit.bm25 = rank, round(score, 4)
+                result.hits.append(hit)
+        return result
+
+    def _query_vector(self, query: str, notices: list[str]) -> np.ndarray | None:
+        try:
+            embedder = self._embedder()
+        except EmbedderUnavailable as error:
+            notices.append(f"Searching by words only: the embedding model is unavailable "
+                           f"({error}).")
+            return None
+        embedded = self.collection.embedded()
+        if embedded == 0 or embedder.dim != self.collection.dim:
+            notices.append("Searching by words only: no paper has a vector yet "
+                           "(run `paperboy embed`).")
+            return None
+        papers = self._paper_count()
+        if embedded < papers:
+            notices.append(f"{papers - embedded:,} of {papers:,} papers have no vector yet and "
+                           "are found by words only.")
+        return np.asarray(embedder.embed([query])[0], dtype=np.float32)
+
+    def _exact_title(self, query: str, expr: str) -> str | None:
+        key = title_key(query)
+        if len(key) < 8:  # a word or two is a topic, not a title
+            return None
+        ids = self.store.ids_with_title_key(key)
+        if ids and expr:
+            passing = self.collection.passing(ids, expr)
+            ids = [i for i in ids if i in passing]
+        return ids[0] if ids else None
+
+
+# -- pure helpers: queries, filters, explanations -----------------------------------------------
+
+
+def query_text(parsed: UserQuery) -> str:
+    """The query as BM25 reads it: stems of its words and phrases, and author-name tokens."""
+    tokens: dict[str, None] = {}
+    for part in parsed.terms + parsed.phrases:
+        tokens.update(dict.fromkeys(word_stems(part) + name_tokens(part)))
+    return " ".join(tokens)
+
+
+def phrase_expression(parsed: UserQuery) -> str:
+    """Quoted phrases as filters: every word of each must occur (Milvus Lite has no
+    phrase_match, so the words need not be adjacent)."""
+    stems = dict.fromkeys(s for phrase in parsed.phrases for s in word_stems(phrase))
+    return " and ".join(f"text_match(words, {json.dumps(s)})" for s in stems)
+
+
+def filter_expression(filters: Filters) -> str | None:
+    """`filters` as a Milvus boolean expression ("" for none); None when nothing can pass."""
+    parts = []
+    if filters.date_from is not None:
+        parts.append(f"published >= {_epoch(filters.date_from)}")
+    if filters.date_to is not None:
+        parts.append(f"published < {_epoch(filters.date_to + timedelta(days=1))}")
+    if filters.category is not None:
+        if not _CATEGORY.match(filters.category):
+            return None
+        parts.append(f"array_contains(categories, {json.dumps(filters.category.lower())})")
+    if filters.has_code is not None:
+        parts.append(f"has_code == {'true' if filters.has_code else 'false'}")
+    return " and ".join(parts)
+
+
+def explain_words(hit: Hit, paper: dict[str, Any], parsed: UserQuery) -> None:
+    """The query words and phrases a paper contains, and its title and abstract with the
+    matching words in <mark> (what tantivy's snippets give the local backend)."""
+    wanted = {s for part in parsed.terms + parsed.phrases for s in word_stems(part)}
+    title, abstract = paper["title"] or "", paper["abstract"] or ""
+    present = set(word_stems(f"{title}\n{abstract}"))
+    names = {t for author in paper["authors"] or () for t in name_tokens(author)}
+    hit.matched_terms = [term for term in parsed.terms
+                         if set(word_stems(term)) & present or set(name_tokens(term)) & names]
+    hit.matched_terms += [phrase for phrase in parsed.phrases
+                          if set(word_stems(phrase)) <= present]
+    if marked := _marked(title, wanted):
+        hit.title_snippet = marked
+    if marked := _marked(abstract, wanted, passage=SNIPPET_CHARS):
+        hit.snippet = marked
+
+
+def _marked(text: str, stems: set[str], *, passage: int | None = None) -> str:
+    """`text` HTML-escaped with words whose stem is wanted in <mark>; "" when none is. With
+    `passage`, only about that many characters around the first match."""
+    spans = [m.span() for m in _WORD.finditer(text) if set(word_stems(m.group())) & stems]
+    if not spans:
+        return ""
+    start, end = 0, len(text)
+    if passage is not None and len(text) > passage:
+        start = max(0, text.rfind(" ", 0, max(0, spans[0][0] - passage // 4)) + 1)
+        end = text.find(" ", min(len(text), start + passage))
+        end = len(text) if end < 0 else end
+    parts, position = ["…" if start else ""], start
+    for a, b in spans:
+        if a >= start and b <= end:
+            parts += [html.escape(text[position:a]), f"<mark>{html.escape(text[a:b])}</mark>"]
+            position = b
+    parts += [html.escape(text[position:end]), "…" if end < len(text) else ""]
+    return "".join(parts)
+
+
+def _epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def open_milvus(uri: str, name: str, store: Store, *, model: str,
+                embedder: Callable[[], Embedder], paper_count: Callable[[], int],
+                progress: Progress, sync: bool = True) -> MilvusSearcher:
+    """The searcher on Milvus, its collection made for the model's dimension (words only while
+    no vector is stored and the model cannot load) and brought up to date with the store."""
+    dim = store.embeddings.dim(model)
+    if dim is None:
+        try:
+            dim = embedder().dim
+        except EmbedderUnavailable:
+            dim = None
+    collection = MilvusCollection.open(uri, name, model=model, dim=dim)
+    if collection.rebuilt_reason and collection.rebuilt_reason != "the collection is new":
+        progress.note(f"Milvus collection {name!r} rebuilt: {collection.rebuilt_reason}")
+    if sync:
+        sync_milvus(store, collection, progress)
+    return MilvusSearcher(store, collection, embedder, paper_count)
