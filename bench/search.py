@@ -68,13 +68,13 @@ def records(papers: int, seed: int = 7):  # type: ignore[no-untyped-def]
             links=Links(code=[f"https://github.com/x/{arxiv_id}"] if rng.random() < 0.2 else []))
 
 
-def build(home: Path, papers: int) -> dict[str, float]:
-    store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
-    started = time.perf_counter()
+def store_papers(store: Store, papers: int) -> None:
+    """Write the generated papers, 2,000 a transaction; a kept store that has them is reused."""
+    if store.counts()["papers"] == papers:
+        return
     batch: list[PaperRecord] = []
     now = datetime.now(UTC)
-    kept = store.counts()["papers"] == papers  # a kept home's store is reused as it is
-    for record in [] if kept else records(papers):
+    for record in records(papers):
         batch.append(record)
         if len(batch) == 2000:
             with store.transaction() as conn:
@@ -83,6 +83,12 @@ def build(home: Path, papers: int) -> dict[str, float]:
     if batch:
         with store.transaction() as conn:
             store.write(conn, batch, now)
+
+
+def build(home: Path, papers: int) -> dict[str, float]:
+    store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
+    started = time.perf_counter()
+    store_papers(store, papers)
     store_s = time.perf_counter() - started
     shutil.rmtree(home / "index", ignore_errors=True)
 

@@ -55,9 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from search import queries, records  # noqa: E402
+from search import queries, store_papers  # noqa: E402
 
-from paperboy.models import PaperRecord  # noqa: E402
 from paperboy.service import Paperboy  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
 
@@ -73,18 +72,7 @@ def build(home: Path, papers: int, model: str) -> dict[str, object]:
     service = Paperboy(settings)
     store = service.store
     started = time.perf_counter()
-    if store.counts()["papers"] != papers:  # a kept home's store is reused as it is
-        batch: list[PaperRecord] = []
-        now = datetime.now(UTC)
-        for record in records(papers):
-            batch.append(record)
-            if len(batch) == 2000:
-                with store.transaction() as conn:
-                    store.write(conn, batch, now)
-                batch = []
-        if batch:
-            with store.transaction() as conn:
-                store.write(conn, batch, now)
+    store_papers(store, papers)
     store_s = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from browser import chromium
+from playwright.sync_api import Browser
 from smtpserver import EphemeralController, Inbox
 from sqlalchemy.engine import make_url
 
@@ -114,3 +116,16 @@ def smtp_server() -> Iterator[Callable[..., tuple[Inbox, int]]]:
     yield start
     for controller in controllers:
         controller.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, for the browser tests (see browser.py)."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def problems() -> list[str]:
+    """Console errors, uncaught exceptions and CSP violations of the test's pages."""
+    return []

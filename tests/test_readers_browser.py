@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser import chromium, free_port, screenshot, serving, watched_page
+from browser import free_port, screenshot, serving, watched_page
 from conftest import PAPER_FIXTURES, make_settings
 from playwright.sync_api import Browser, Page, expect
 from smtpserver import EphemeralController, Inbox
@@ -93,18 +93,6 @@ def _paperboy(home: Path, env: dict[str, str], *args: str) -> str:
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"paperboy {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def problems() -> list[str]:
-    """Console errors, uncaught exceptions and CSP violations of the test's pages."""
-    return []
 
 
 @pytest.fixture

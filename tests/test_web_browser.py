@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from browser import chromium, free_port, screenshot, serving, watched_page
+from browser import free_port, screenshot, serving, watched_page
 from conftest import PAPER_FIXTURES, make_settings
 from playwright.sync_api import Browser, Page, expect
 
@@ -89,18 +89,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(home: Path) -> Iterator[str]:
     with serving(home, free_port(), {**os.environ, **SERVER_ENV}) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def problems() -> list[str]:
-    """Console errors, uncaught exceptions and CSP violations of the test's pages."""
-    return []
 
 
 @pytest.fixture

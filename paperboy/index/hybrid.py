@@ -87,6 +87,30 @@ def looked_up_id(query: str) -> str | None:
     return None
 
 
+def open_search(store: Store, query: str, mode: str,
+                offset: int) -> tuple[SearchResult, str | None]:
+    """What every search backend does first: the result to fill, and the query to search for
+    (cut to `MAX_QUERY_CHARS`); None when the result is already the answer (no words, or the
+    query names a paper, which is then the one hit)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+    result = SearchResult(query=query, mode=mode, hits=[])
+    if len(query) > MAX_QUERY_CHARS:
+        query = query[:MAX_QUERY_CHARS]
+        result.notices.append(f"The query was cut to its first {MAX_QUERY_CHARS} characters.")
+    if not re.search(r"\w", query):
+        result.notices.append("Type some words, an arXiv id or a DOI to search for.")
+        return result, None
+    if (named := looked_up_id(query)) is not None:
+        paper = store.paper(named)
+        if paper is None:
+            result.notices.append(f"No paper with id {named!r} in this store.")
+        elif offset == 0:
+            result.hits.append(paper_hit(paper, score=1.0, match="id"))
+        return result, None
+    return result, query
+
+
 class Searcher:
     def __init__(self, store: Store, lexical: LexicalIndex,
                  vectors: Callable[[], VectorIndex | None], embedder: Callable[[], Embedder],
@@ -100,23 +124,10 @@ class Searcher:
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters | None = None) -> SearchResult:
-        if mode not in MODES:
-            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        result, query = open_search(self.store, query, mode, offset)
+        if query is None:
+            return result
         filters = filters or Filters()
-        result = SearchResult(query=query, mode=mode, hits=[])
-        if len(query) > MAX_QUERY_CHARS:
-            query = query[:MAX_QUERY_CHARS]
-            result.notices.append(f"The query was cut to its first {MAX_QUERY_CHARS} characters.")
-        if not re.search(r"\w", query):
-            result.notices.append("Type some words, an arXiv id or a DOI to search for.")
-            return result
-        if (named := looked_up_id(query)) is not None:
-            paper = self.store.paper(named)
-            if paper is None:
-                result.notices.append(f"No paper with id {named!r} in this store.")
-            elif offset == 0:
-                result.hits.append(_hit(paper, score=1.0, match="id"))
-            return result
 
         depth = min(max(100, offset + limit), MAX_DEPTH)
         # The ids passing the filters, asked of the store at most once per search.
@@ -152,7 +163,7 @@ class Searcher:
             paper = papers.get(paper_id)
             if paper is None:  # indexed, then removed or renamed in the store: skip it
                 continue
-            hit = _hit(paper, score=score, match="title" if paper_id == exact else None)
+            hit = paper_hit(paper, score=score, match="title" if paper_id == exact else None)
             _explain(hit, by_lexical.get(paper_id), by_semantic.get(paper_id))
             result.hits.append(hit)
         return result
@@ -173,7 +184,7 @@ class Searcher:
             papers = self.store.papers_by_ids([i for i, _ in found])
             for rank, (other, similarity) in enumerate(found, start=1):
                 if other in papers:
-                    hit = _hit(papers[other], score=similarity)
+                    hit = paper_hit(papers[other], score=similarity)
                     _explain(hit, None, (rank, similarity))
                     result.hits.append(hit)
             return result
@@ -183,7 +194,7 @@ class Searcher:
         papers = self.store.papers_by_ids([h.id for h in lexical])
         for found_hit in lexical:
             if found_hit.id in papers:
-                hit = _hit(papers[found_hit.id], score=found_hit.score)
+                hit = paper_hit(papers[found_hit.id], score=found_hit.score)
                 _explain(hit, found_hit, None)
                 result.hits.append(hit)
         return result
@@ -221,7 +232,7 @@ class Searcher:
         return ids[0] if ids else None
 
 
-def _hit(paper: dict[str, Any], *, score: float, match: str | None = None) -> Hit:
+def paper_hit(paper: dict[str, Any], *, score: float, match: str | None = None) -> Hit:
     published = paper["published"]
     return Hit(id=paper["id"], title=paper["title"], score=float(score),
                authors=paper["authors"], published=published.date().isoformat()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,14 +16,12 @@ import numpy as np
 from paperboy.embed import Embedder, EmbedderUnavailable
 from paperboy.index.hybrid import (
     MAX_DEPTH,
-    MAX_QUERY_CHARS,
-    MODES,
     Hit,
     Mode,
     PaperNotFound,
     SearchResult,
-    _hit,
-    looked_up_id,
+    open_search,
+    paper_hit,
 )
 from paperboy.index.lexical_query import (
     SNIPPET_CHARS,
@@ -66,23 +63,10 @@ class MilvusSearcher:
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters | None = None) -> SearchResult:
-        if mode not in MODES:
-            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        result, query = open_search(self.store, query, mode, offset)
+        if query is None:
+            return result
         filters = filters or Filters()
-        result = SearchResult(query=query, mode=mode, hits=[])
-        if len(query) > MAX_QUERY_CHARS:
-            query = query[:MAX_QUERY_CHARS]
-            result.notices.append(f"The query was cut to its first {MAX_QUERY_CHARS} characters.")
-        if not re.search(r"\w", query):
-            result.notices.append("Type some words, an arXiv id or a DOI to search for.")
-            return result
-        if (named := looked_up_id(query)) is not None:
-            paper = self.store.paper(named)
-            if paper is None:
-                result.notices.append(f"No paper with id {named!r} in this store.")
-            elif offset == 0:
-                result.hits.append(_hit(paper, score=1.0, match="id"))
-            return result
         expr = filter_expression(filters)
         if expr is None:  # a category no paper can have
             return result
@@ -115,7 +99,7 @@ class MilvusSearcher:
             paper = rows.get(paper_id)
             if paper is None:  # indexed, then removed or renamed in the store: skip it
                 continue
-            hit = _hit(paper, score=score, match="title" if paper_id == exact else None)
+            hit = paper_hit(paper, score=score, match="title" if paper_id == exact else None)
             explain_words(hit, paper, parsed)
             if kind == "lexical" and paper_id in ranks:
                 hit.lexical_rank, hit.bm25 = ranks[paper_id], round(score, 4)
@@ -150,7 +134,7 @@ class MilvusSearcher:
         rows = self.store.papers_by_ids([i for i, _ in found])
         for rank, (other, score) in enumerate(found, start=1):
             if other in rows:
-                hit = _hit(rows[other], score=score)
+                hit = paper_hit(rows[other], score=score)
                 if vector is not None:
                     hit.semantic_rank, hit.similarity = rank, round(score, 4)
                 else:

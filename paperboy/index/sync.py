@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -54,14 +55,7 @@ def sync_lexical(store: Store, lexical: LexicalIndex, progress: Progress, *,
             done += len(batch)
             progress.update(done)
 
-    # A paper first stored after the last complete pass cannot be indexed yet, unless a pass
-    # was interrupted after one of its commits: then every paper is treated as a replacement.
-    pending = lexical.path / _PENDING
-    interrupted = pending.exists() and watermark is not None
-    pending.touch()
-
-    def is_new(paper: dict[str, Any]) -> bool:
-        return not interrupted and (watermark is None or paper["first_seen"] > watermark)
+    is_new, pending = _begin_pass(lexical, watermark)
 
     # Few, large commits: committing every small batch makes tantivy merge segments over and
     # over, while one commit for millions of papers keeps every pending delete in memory.
@@ -112,9 +106,7 @@ def following_ingest(store: Store, lexical: LexicalIndex, progress: Progress, *,
     (only the rows whose change time is not one of this run's) and moves the watermark.
     """
     watermark = datetime.fromisoformat(lexical.watermark) if lexical.watermark else None
-    pending = lexical.path / _PENDING
-    interrupted = pending.exists() and watermark is not None
-    pending.touch()
+    is_new, pending = _begin_pass(lexical, watermark)
     ours: set[datetime] = set()  # this run's change times (one per chunk)
     with lexical.writer() as writer:
         since_commit = 0
@@ -134,15 +126,33 @@ def following_ingest(store: Store, lexical: LexicalIndex, progress: Progress, *,
 
         yield committed
         progress.start("indexing words", total=None, unit="papers")
-        newest = _catch_up(store, writer, watermark, ours, interrupted, vectors)
+        newest = _catch_up(store, writer, watermark, ours, is_new, vectors)
     if newest is not None:
         lexical.set_watermark(newest.isoformat())
     pending.unlink()
     progress.finish()
 
 
+def _begin_pass(lexical: LexicalIndex, watermark: datetime | None,
+                ) -> tuple[Callable[[dict[str, Any]], bool], Path]:
+    """Mark a pass as running; which papers cannot be in the index yet (added without the
+    delete a replacement needs), and the marker to remove when the pass is complete.
+
+    A paper first stored after the last complete pass cannot be indexed yet, unless a pass was
+    interrupted after one of its commits: then every paper is treated as a replacement.
+    """
+    pending = lexical.path / _PENDING
+    interrupted = pending.exists() and watermark is not None
+    pending.touch()
+
+    def is_new(paper: dict[str, Any]) -> bool:
+        return not interrupted and (watermark is None or paper["first_seen"] > watermark)
+
+    return is_new, pending
+
+
 def _catch_up(store: Store, writer: LexicalWriter, watermark: datetime | None,
-              ours: set[datetime], interrupted: bool,
+              ours: set[datetime], is_new: Callable[[dict[str, Any]], bool],
               vectors: VectorIndex | None) -> datetime | None:
     """Index papers changed after `watermark` at times not in `ours`; the newest change time."""
     newest = None
@@ -152,8 +162,7 @@ def _catch_up(store: Store, writer: LexicalWriter, watermark: datetime | None,
         if not others:
             continue
         rows = store.papers_by_ids(others).values()
-        writer.upsert(rows, is_new=lambda paper: not interrupted and (
-            watermark is None or paper["first_seen"] > watermark))
+        writer.upsert(rows, is_new=is_new)
         renamed = store.aliases_of(others)
         writer.delete(renamed)
         if vectors is not None and renamed:

@@ -37,11 +37,15 @@ def cards(store: Store, rows: list[dict[str, Any]], base_url: str) -> list[dict[
 def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
          stars: dict[str, int] | None = None) -> dict[str, Any]:
     hf = (row.get("extras") or {}).get("hf_daily") or {}
-    code = [{"url": url, "repo": repo_name(url),
-             "stars": (stars or {}).get(repo_name(url) or "", hf.get("github_stars")
-                                        if url == (hf.get("github_repo") or "").rstrip("/")
-                                        else None)}
-            for url in (row.get("links") or {}).get("code") or []]
+    # stars: our last GitHub check, else what Hugging Face said of the repository it links
+    hf_repo = repo_name(hf.get("github_repo") or "")
+    code = []
+    for url in (row.get("links") or {}).get("code") or []:
+        repo = repo_name(url)
+        known = (stars or {}).get(repo or "")
+        if known is None and repo is not None and repo == hf_repo:
+            known = hf.get("github_stars")
+        code.append({"url": url, "repo": repo, "stars": known})
     abstract = row.get("abstract") or ""
     return {
         "id": row["id"],
