@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from paperboy.service import Paperboy
@@ -43,35 +43,30 @@ class StepOutcome:
     error: str | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def run_daily(service: Paperboy, *, now: Callable[[], datetime] = _utcnow,
-              day: date | None = None, holder: str | None = None) -> list[StepOutcome]:
+def run_daily(service: Paperboy, *, day: date | None = None,
+              holder: str | None = None) -> list[StepOutcome]:
     """Run every step once, recording each; see the module docstring. When another process
     holds the `daily` (or `digest`) lease, that part is skipped: a `skipped` outcome says who
-    holds it."""
+    holds it. Times come from the service's clock."""
     holder = holder or process_holder()
-    chain = _leased(service, "daily", holder, lambda: _chain(service, now))
+    chain = _leased(service, "daily", holder, lambda: _chain(service))
     if chain is None:
         return [_skipped(service, "daily")]
     digest = _leased(service, "digest", holder,
-                     lambda: [_step(service, "digest", lambda s: _digest(s, day), now)])
+                     lambda: [_step(service, "digest", lambda s: _digest(s, day))])
     return chain + (digest if digest is not None else [_skipped(service, "digest")])
 
 
-def tick(service: Paperboy, *, now: datetime | None = None,
-         holder: str | None = None) -> list[StepOutcome]:
+def tick(service: Paperboy, *, holder: str | None = None) -> list[StepOutcome]:
     """What `serve` does every few minutes: the chain once a day, and the due digests; nothing
     while another replica runs the chain (see the module docstring)."""
-    now = now or datetime.now(UTC)
+    now = service.clock()
     holder = holder or process_holder()
     outcomes: list[StepOutcome] = []
     if _daily_due(service, now):
         # checked again under the lease: another replica may have run it since our check
         chain = _leased(service, "daily", holder,
-                        lambda: _chain(service, _utcnow) if _daily_due(service, now) else [])
+                        lambda: _chain(service) if _daily_due(service, service.clock()) else [])
         if chain is None:
             return []
         outcomes = chain
@@ -79,7 +74,7 @@ def tick(service: Paperboy, *, now: datetime | None = None,
         log.debug("%s is running the daily chain; the digests wait for it", other)
         return []
     digest = _leased(service, "digest", holder,
-                     lambda: [_step(service, "digest", lambda s: _digest(s, None), _utcnow)])
+                     lambda: [_step(service, "digest", lambda s: _digest(s, None))])
     service.catch_up()  # papers another replica stored become searchable by words here too
     return outcomes + (digest or [])
 
@@ -99,8 +94,9 @@ def start_scheduler(service: Paperboy, stop: threading.Event) -> threading.Threa
     return thread
 
 
-def _step(service: Paperboy, name: str, action: Callable[[Paperboy], dict[str, Any]],
-          now: Callable[[], datetime]) -> StepOutcome:
+def _step(service: Paperboy, name: str,
+          action: Callable[[Paperboy], dict[str, Any]]) -> StepOutcome:
+    now = service.clock
     run_id = service.store.runs.start(name, now())
     try:
         counts = action(service)
@@ -114,8 +110,8 @@ def _step(service: Paperboy, name: str, action: Callable[[Paperboy], dict[str, A
     return StepOutcome(name, failures is None, counts, failures)
 
 
-def _chain(service: Paperboy, now: Callable[[], datetime]) -> list[StepOutcome]:
-    return [_step(service, name, action, now)
+def _chain(service: Paperboy) -> list[StepOutcome]:
+    return [_step(service, name, action)
             for name, action in (("harvest", _harvest), ("signals", _signals), ("embed", _embed))]
 
 
@@ -128,16 +124,16 @@ def _daily_due(service: Paperboy, now: datetime) -> bool:
 def _leased(service: Paperboy, name: str, holder: str,
             work: Callable[[], list[StepOutcome]]) -> list[StepOutcome] | None:
     """The outcomes of `work` done under the lease `name`; None when another holds it."""
-    with held(service.store.leases, name, holder, LEASE_TTL_S) as ours:
+    with held(service.store.leases, name, holder, LEASE_TTL_S, clock=service.clock) as ours:
         if not ours:
             log.debug("lease %r is held by %s: skipped", name,
-                      service.store.leases.holder(name, now=datetime.now(UTC)))
+                      service.store.leases.holder(name, now=service.clock()))
             return None
         return work()
 
 
 def _skipped(service: Paperboy, name: str) -> StepOutcome:
-    other = service.store.leases.holder(name, now=datetime.now(UTC))
+    other = service.store.leases.holder(name, now=service.clock())
     return StepOutcome(name, True, {"skipped": 1, "held_by": other})
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from paperboy.clock import Clock, system_clock
 from paperboy.digest.compose import Digest
 from paperboy.digest.render import render as render_digest
-from paperboy.digest.run import Composer, DigestRun, send_digests
+from paperboy.digest.run import Composer, DigestRun, next_day, send_digests
 from paperboy.digest.send import SmtpConfig, SmtpSender
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
@@ -51,9 +52,11 @@ def demo_sources() -> list[Path]:
 
 class Paperboy:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
-                 progress: Progress | None = None) -> None:
-        """`embedder` replaces the configured model (tests pass a small deterministic one)."""
+                 progress: Progress | None = None, clock: Clock = system_clock) -> None:
+        """`embedder` replaces the configured model and `clock` the system clock (tests pass
+        a small deterministic model and a fixed time)."""
         self.settings = settings
+        self.clock = clock
         self.progress = progress or Silent()
         self._embedder = embedder
         self._embedder_error: EmbedderUnavailable | None = None
@@ -180,20 +183,22 @@ class Paperboy:
         self._papers = None
         if self.settings.milvus_uri:  # Milvus follows the store when the run ends
             summaries = ingest(self.store, sources, settings=self.settings,
-                               progress=self.progress, strict=strict, since=since, until=until)
+                               progress=self.progress, strict=strict, since=since, until=until,
+                               clock=self.clock)
             milvus = self.searcher
             assert isinstance(milvus, MilvusSearcher)
             sync_milvus(self.store, milvus.collection, self.progress)
             return summaries
         if strict:  # nothing is committed before the end, so the words follow afterwards
             summaries = ingest(self.store, sources, settings=self.settings,
-                               progress=self.progress, strict=True, since=since, until=until)
+                               progress=self.progress, strict=True, since=since, until=until,
+                               clock=self.clock)
             sync_lexical(self.store, self.lexical, self.progress, vectors=self._vectors)
             return summaries
         with following_ingest(self.store, self.lexical, self.progress,
                               vectors=self._vectors) as committed:
             return ingest(self.store, sources, settings=self.settings, progress=self.progress,
-                          since=since, until=until, on_commit=committed)
+                          since=since, until=until, on_commit=committed, clock=self.clock)
 
     def embed(self, *, limit: int | None = None, ray_address: str | None = None) -> EmbedSummary:
         """Embed the papers missing a vector, here or on the Ray cluster at `ray_address` (by
@@ -206,7 +211,7 @@ class Paperboy:
             summary = embed_on_ray(self.store, model=self.model_name, address=ray_address,
                                    batch_size=self.settings.embed_batch_size,
                                    device=self.settings.embedding_device or None,
-                                   progress=self.progress, limit=limit)
+                                   progress=self.progress, limit=limit, clock=self.clock)
             if self.settings.milvus_uri:  # reopened, the collection follows the new vectors
                 self._reopen_milvus()
                 return summary
@@ -222,13 +227,13 @@ class Paperboy:
                 milvus = self._reopen_milvus()
             summary = embed_missing(self.store, milvus.vectors(), embedder,
                                     progress=self.progress, limit=limit,
-                                    batch_size=self.settings.embed_batch_size)
+                                    batch_size=self.settings.embed_batch_size, clock=self.clock)
             sync_milvus(self.store, milvus.collection, self.progress)
             return summary
         index = self.vectors(dim=embedder.dim)
         assert index is not None
         return embed_missing(self.store, index, embedder, progress=self.progress, limit=limit,
-                             batch_size=self.settings.embed_batch_size)
+                             batch_size=self.settings.embed_batch_size, clock=self.clock)
 
     def reindex(self) -> dict[str, int]:
         """Rebuild every derived index from the store (with Milvus: its collection)."""
@@ -273,7 +278,7 @@ class Paperboy:
                  now: datetime | None = None) -> list[TrendingEntry]:
         """The trending papers for a window, as they stand now or stood at the end of `day`."""
         return trending(self.store.signals, self.store.papers_by_ids, window=window, day=day,
-                        category=category, limit=limit, now=now)
+                        category=category, limit=limit, now=now or self.clock())
 
     def follow(self, reader_id: int, kind: str, value: str, *,
                filters: dict[str, Any] | None = None) -> bool:
@@ -285,7 +290,7 @@ class Paperboy:
                 vector = self.embedder().embed([value])[0]
             except EmbedderUnavailable:
                 pass  # matched by words until `paperboy daily` embeds it
-        return self.store.readers.follow(reader_id, kind, value, datetime.now(UTC),
+        return self.store.readers.follow(reader_id, kind, value, self.clock(),
                                          filters=filters, vector=vector)
 
     def refresh_stars(self, *, limit: int | None = None,
@@ -297,7 +302,8 @@ class Paperboy:
                          timeout_s=self.settings.http_timeout_s,
                          retries=self.settings.http_retries,
                          backoff_s=self.settings.http_backoff_s,
-                         on_wait=waiting_note(self.progress)) as checker:
+                         on_wait=waiting_note(self.progress),
+                         clock=lambda: self.clock().timestamp()) as checker:
             return refresh_stars(self.store, checker, self.progress, limit=limit)
 
     # -- readers and digests ------------------------------------------------------------------
@@ -319,19 +325,20 @@ class Paperboy:
                                 retries=self.settings.smtp_retries,
                                 backoff_s=self.settings.smtp_backoff_s)
             mail_from = config.sender
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         return send_digests(self.store, composer_for=lambda readers: self._composer(readers, now),
                             sender=sender, links=self.links(), mail_from=mail_from,
                             base_url=self.base_url, progress=self.progress, now=now, day=day,
                             send_empty=self.settings.digest_send_empty)
 
     def preview_digest(self, email: str, *, now: datetime | None = None) -> tuple[Digest, str]:
-        """A reader's digest as it would be sent now (nothing recorded): (digest, html)."""
+        """A reader's next digest as it stands now (nothing recorded): (digest, html). Once
+        today's has gone out, that is tomorrow's, holding what is new since it was sent."""
         reader = self.store.readers.by_email(email)
         if reader is None:
             raise LookupError(f"no reader with the address {email!r}")
-        now = now or datetime.now(UTC)
-        digest = self._composer([reader], now).compose(reader, now.date().isoformat())
+        now = now or self.clock()
+        digest = self._composer([reader], now).compose(reader, next_day(self.store, reader, now))
         html, _ = render_digest(digest, base_url=self.base_url,
                                 unsubscribe_url=self.links().url("unsubscribe", reader["id"]))
         return digest, html

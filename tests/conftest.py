@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from playwright.sync_api import Browser
 from smtpserver import EphemeralController, Inbox
 from sqlalchemy.engine import make_url
 
+from paperboy.clock import FixedClock
 from paperboy.service import Paperboy
 from paperboy.settings import Settings
 
@@ -46,6 +48,11 @@ PAPER_FIXTURES = [
         "hf_daily_papers.json", "arxiv_rss.xml", "s2_paper_batch.json", "s2_paper_search.json",
     )
 ] + [LISTING]
+
+# The moment the tests run at, whatever day it is: a few days after the recorded Hugging Face
+# daily papers (2026-05-29 to 2026-06-12), after the daily chain's hour (05:00 UTC) and before
+# the readers' default digest hour (07:00). Services get it through their `clock` seam.
+NOW = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -91,8 +98,14 @@ def make_settings(home: Path, database_url: str = "", **overrides: object) -> Se
 
 
 @pytest.fixture
-def service(tmp_path: Path, database_url: str) -> Iterator[Paperboy]:
-    paperboy = Paperboy(make_settings(tmp_path / "home", database_url))
+def clock() -> FixedClock:
+    """The tests' clock: `NOW` until a test moves it."""
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def service(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[Paperboy]:
+    paperboy = Paperboy(make_settings(tmp_path / "home", database_url), clock=clock)
     yield paperboy
     paperboy.close()
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, LISTING, make_settings
+from conftest import FIXTURES, LISTING, NOW, make_settings
 from fastapi.testclient import TestClient
 from smtpserver import Inbox
 from typer.testing import CliRunner
 
 from paperboy.cli import app
+from paperboy.clock import FixedClock
 from paperboy.digest.run import local_day
 from paperboy.embed import HashingEmbedder
 from paperboy.service import Paperboy
@@ -30,7 +31,7 @@ from paperboy.web.app import create_app
 BASE = "https://papers.example.org"
 SOURCES = [LISTING, FIXTURES / "arxiv_kaggle_snapshot.jsonl", FIXTURES / "arxiv_api_query.xml",
            FIXTURES / "hf_daily_papers.json", FIXTURES / "arxiv_rss.xml"]
-TODAY = date.today()
+TODAY = NOW.date()
 
 
 @pytest.fixture
@@ -40,10 +41,10 @@ def mail(smtp_server: Callable[..., tuple[Inbox, int]]) -> tuple[Inbox, str]:
 
 
 @pytest.fixture
-def service(tmp_path: Path, mail: tuple[Inbox, str]) -> Iterator[Paperboy]:
+def service(tmp_path: Path, mail: tuple[Inbox, str], clock: FixedClock) -> Iterator[Paperboy]:
     paperboy = Paperboy(make_settings(tmp_path / "home", smtp_url=mail[1], base_url=BASE,
                                       smtp_backoff_s=0.01),
-                        embedder=HashingEmbedder(dim=64))
+                        embedder=HashingEmbedder(dim=64), clock=clock)
     paperboy.ingest([str(s) for s in SOURCES])
     paperboy.embed()
     yield paperboy
@@ -56,7 +57,7 @@ def _messages(inbox: Inbox) -> list[EmailMessage]:
 
 
 def _reader(service: Paperboy, email: str, *follows: tuple[str, str]) -> dict[str, object]:
-    reader = service.store.readers.create(email, datetime.now(UTC), confirmed=True)
+    reader = service.store.readers.create(email, service.clock(), confirmed=True)
     for kind, value in follows:
         service.follow(int(reader["id"]), kind, value)  # type: ignore[call-overload]
     return reader
@@ -137,7 +138,7 @@ def test_no_second_digest_after_a_crash_or_with_two_schedulers(
     for n in range(6):
         _reader(service, f"reader{n}@example.org", ("query", "kernel"))
     # a run that claimed reader0's digest and crashed before sending it
-    service.store.readers.claim_digest(1, str(TODAY), [], datetime.now(UTC))
+    service.store.readers.claim_digest(1, str(TODAY), [], service.clock())
     runs = []
     threads = [threading.Thread(target=lambda: runs.append(service.send_digests(day=TODAY)))
                for _ in range(2)]
@@ -207,7 +208,7 @@ def test_a_followed_search_keeps_its_filters_and_upvotes_teach_recommendations(
     assert followed and all("cs.SE" in item.paper["categories"] for item in followed)
     assert all("your topic" in item.why for item in digest.section("recommended"))  # cold
     for paper_id in ("2202.12139", "0704.0002"):
-        service.store.signals.vote("reader:1", paper_id, datetime.now(UTC))
+        service.store.signals.vote("reader:1", paper_id, service.clock())
     digest, html = service.preview_digest("ada@example.org")
     recommended = digest.section("recommended")
     assert recommended and all("in your library" in item.why for item in recommended)
@@ -223,15 +224,16 @@ def test_a_reader_is_due_at_their_hour_in_their_time_zone() -> None:
         "2026-01-02"
 
 
-def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox, str]) -> None:
+def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox, str],
+                                              clock: FixedClock) -> None:
     home = tmp_path / "home"
     env = {"PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": "hashing-64",
            "PAPERBOY_SMTP_URL": mail[1], "PAPERBOY_SOURCES": ",".join(map(str, SOURCES)),
            "PAPERBOY_GITHUB_API_URL": "http://127.0.0.1:9", "PAPERBOY_HTTP_RETRIES": "0"}
 
     def run(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(app, ["--home", str(home), *args], env=env)
-        return result.exit_code, result.stdout
+        result = CliRunner().invoke(app, ["--home", str(home), *args], env=env, obj=clock)
+        return result.exit_code, " ".join(result.stdout.split())  # as one line, unwrapped
 
     assert run("readers", "add", "ada@example.org", "--follow", "kernel thinning",
                "--category", "cs.SE")[0] == 0
@@ -239,18 +241,35 @@ def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox,
     (reader,) = json.loads(out)
     assert reader["status"] == "active" and {"kind": "query", "value": "kernel thinning"} in \
         reader["follows"]
-    code, out = run("daily", "--json")
+    code, out = run("daily", "--json")  # at 06:00 UTC, before the reader's hour (07:00)
     steps = {step["step"]: step for step in json.loads(out)}
     assert list(steps) == ["harvest", "signals", "embed", "digest"]
     assert steps["harvest"]["ok"] and steps["harvest"]["counts"]["added"] > 200
     assert steps["embed"]["ok"] and steps["embed"]["counts"]["embedded"] > 200
     assert not steps["signals"]["ok"]  # no GitHub here: recorded, and the chain went on
+    assert steps["digest"]["counts"]["due"] == 0 and not mail[0].received
     code, out = run("status", "--json")
     state = json.loads(out)
     assert state["readers"] == {"active": 1}
     assert state["runs"]["signals"]["status"] == "failed" and state["runs"]["signals"]["error"]
     assert state["runs"]["harvest"]["status"] == "ok"
+    assert state["runs"]["harvest"]["started_at"] == NOW.isoformat()
     preview = tmp_path / "preview.html"
-    assert run("digest", "preview", "ada@example.org", "-o", str(preview))[0] == 0
+    code, out = run("digest", "preview", "ada@example.org", "-o", str(preview))
+    assert code == 0 and f"The digest of {TODAY}" in out and "new in the last day" in out
     assert "Kernel Thinning" in preview.read_text()
+
+    # once the reader's hour has come, the next daily run sends it; the preview is then of
+    # tomorrow's digest, which holds only what arrived since
+    clock.advance(timedelta(hours=2))
+    code, out = run("daily", "--json")
+    steps = {step["step"]: step for step in json.loads(out)}
+    assert steps["digest"]["counts"]["sent"] == 1
+    (sent,) = _messages(mail[0])
+    assert "Kernel Thinning" in sent.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    code, out = run("digest", "preview", "ada@example.org", "-o", str(preview))
+    tomorrow = TODAY + timedelta(days=1)
+    assert code == 0 and f"The digest of {tomorrow}: " in out
+    assert "0 new since the last digest (2026-06-15 08:00 UTC)" in out
+    assert "Kernel Thinning" not in preview.read_text()
     assert run("digest", "preview", "nobody@example.org")[0] == 1

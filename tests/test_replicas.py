@@ -23,6 +23,7 @@ from conftest import FIXTURES, LISTING, PAPER_FIXTURES, make_settings
 from smtpserver import Inbox
 from sqlalchemy import func, select
 
+from paperboy.clock import FixedClock
 from paperboy.embed import HashingEmbedder
 from paperboy.schedule import tick
 from paperboy.service import Paperboy
@@ -122,17 +123,18 @@ def test_two_schedulers_ticking_at_once_run_the_chain_once_and_send_one_digest_e
         tmp_path: Path, database_url: str,
         smtp_server: Callable[..., tuple[Inbox, int]]) -> None:
     inbox, port = smtp_server()
+    clock = FixedClock(NOW)  # both replicas' clocks agree, as the leases need
     services = [Paperboy(make_settings(
         tmp_path / f"home{n}", database_url, smtp_url=f"smtp://127.0.0.1:{port}?from=d@p.test",
         sources=str(FIXTURES / "arxiv_kaggle_snapshot.jsonl"),
-        github_api_url="http://127.0.0.1:9", http_retries=0), embedder=HashingEmbedder(dim=64))
-        for n in range(2)]
+        github_api_url="http://127.0.0.1:9", http_retries=0), embedder=HashingEmbedder(dim=64),
+        clock=clock) for n in range(2)]
     _readers(services[0])
     leases = services[0].store.leases
     # while another replica runs the daily chain, the digests wait for today's papers
-    assert leases.acquire("daily", "elsewhere", 60, now=datetime.now(UTC))
+    assert leases.acquire("daily", "elsewhere", 60, now=clock())
     assert tick(services[0], holder="replica0") == [] and not inbox.received
-    leases.release("daily", "elsewhere", now=datetime.now(UTC))
+    leases.release("daily", "elsewhere", now=clock())
     start = threading.Barrier(2)
     outcomes: dict[str, list[str]] = {}
 
@@ -161,7 +163,7 @@ def test_two_schedulers_ticking_at_once_run_the_chain_once_and_send_one_digest_e
 
 def _readers(service: Paperboy) -> None:
     for email in READERS:  # due at once, whatever the hour: digest hour 0 UTC
-        reader = service.store.readers.create(email, datetime.now(UTC), confirmed=True)
+        reader = service.store.readers.create(email, service.clock(), confirmed=True)
         service.store.readers.update(int(reader["id"]), digest_hour=0)
         service.follow(int(reader["id"]), "query", "kernel")
 

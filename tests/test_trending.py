@@ -11,6 +11,7 @@ from conftest import FIXTURES, make_settings
 from typer.testing import CliRunner
 
 from paperboy.cli import app
+from paperboy.clock import FixedClock
 from paperboy.models import PaperRecord, Signal
 from paperboy.service import Paperboy
 from paperboy.signals.trending import WINDOWS, events_of, score
@@ -73,7 +74,7 @@ def test_hf_daily_upvotes_trend_on_their_daily_date(tmp_path: Path, database_url
 
 
 def test_reingesting_the_same_daily_papers_adds_no_signal(tmp_path: Path) -> None:
-    service = Paperboy(make_settings(tmp_path / "home"))
+    service = Paperboy(make_settings(tmp_path / "home"), clock=FixedClock(NOW))
     service.ingest([str(HF_DAILY)])
     before = service.trending(day=NOW.date().replace(day=14))
     service.ingest([str(HF_DAILY)])

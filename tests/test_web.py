@@ -13,9 +13,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import PAPER_FIXTURES, make_settings
+from conftest import NOW, PAPER_FIXTURES, make_settings
 from fastapi.testclient import TestClient
 
+from paperboy.clock import FixedClock
 from paperboy.embed import HashingEmbedder
 from paperboy.service import Paperboy, demo_corpus
 from paperboy.web.app import create_app
@@ -36,7 +37,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         "id": HOSTILE["id"], "title": HOSTILE["title"], "abstract": HOSTILE["abstract"],
         "authors": "Mallory <m@evil>", "categories": "cs.CR",
         "versions": [{"version": "v1", "created": "Mon, 2 Nov 2026 10:00:00 GMT"}]}) + "\n")
-    service = Paperboy(make_settings(home), embedder=HashingEmbedder(dim=64))
+    service = Paperboy(make_settings(home), embedder=HashingEmbedder(dim=64),
+                       clock=FixedClock(NOW))
     service.ingest([str(demo_corpus()), *map(str, PAPER_FIXTURES), str(hostile)])
     service.embed()
     app = create_app(service, base_url=BASE)  # https: cookies are Secure, so the client is too
@@ -248,7 +250,8 @@ def test_static_assets_are_served_locally(client: TestClient) -> None:
 
 
 def test_the_demo_home_works_in_a_fresh_folder(tmp_path: Path) -> None:
-    service = Paperboy(make_settings(tmp_path / "home"), embedder=HashingEmbedder(dim=64))
+    service = Paperboy(make_settings(tmp_path / "home"), embedder=HashingEmbedder(dim=64),
+                       clock=FixedClock(NOW))
     with TestClient(create_app(service)) as fresh:
         assert "No papers yet" in fresh.get("/").text
         assert fresh.get("/api/search", params={"q": "kernel"}).json()["results"] == []

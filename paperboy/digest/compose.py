@@ -56,6 +56,7 @@ class Item:
 class Digest:
     reader: dict[str, Any]
     day: str
+    since: datetime  # what the digest calls new: papers first seen after this moment
     items: list[Item] = field(default_factory=list)
 
     def section(self, name: str) -> list[Item]:
@@ -110,7 +111,7 @@ class Edition:
                 dismissed: dict[str, np.ndarray], sent_before: set[str],
                 titles: dict[str, str] | None = None) -> Digest:
         """One reader's digest; `titles` names their library papers (for the reasons)."""
-        digest = Digest(reader, day)
+        digest = Digest(reader, day, since)
         cut = int(np.count_nonzero(self.first_seen > since.timestamp()))
         candidates, matrix = self._fresh_vectors(cut)
         skip = set(dismissed) | set(library)

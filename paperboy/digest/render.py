@@ -3,7 +3,7 @@ plain-text part, with one-click unsubscribe headers (RFC 2369 and RFC 8058)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -39,13 +39,13 @@ def render(digest: Digest, *, base_url: str, unsubscribe_url: str) -> tuple[str,
 
 
 def message(digest: Digest, *, sender: str, base_url: str, unsubscribe_url: str,
-            now: datetime | None = None) -> EmailMessage:
+            now: datetime) -> EmailMessage:
     html, text = render(digest, base_url=base_url, unsubscribe_url=unsubscribe_url)
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = digest.reader["email"]
     mail["Subject"] = subject(digest)
-    mail["Date"] = format_datetime(now or datetime.now(UTC))
+    mail["Date"] = format_datetime(now)
     mail["Message-ID"] = make_msgid(domain=(sender.rpartition("@")[2] or "paperboy.local"))
     mail["List-Id"] = "Paperboy daily digest <digest.paperboy>"
     mail["List-Unsubscribe"] = f"<{unsubscribe_url}>"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,15 +46,29 @@ class DigestRun:
         return asdict(self)
 
 
+def local_time(reader: dict[str, Any], now: datetime) -> datetime:
+    """`now` in the reader's time zone (UTC when theirs is unknown)."""
+    try:
+        return now.astimezone(ZoneInfo(reader["timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.astimezone(UTC)
+
+
 def local_day(reader: dict[str, Any], now: datetime, day: date | None) -> str | None:
     """The reader's digest day if they are due now (or `day` when forced), else None."""
     if day is not None:
         return day.isoformat()
-    try:
-        local = now.astimezone(ZoneInfo(reader["timezone"]))
-    except (ZoneInfoNotFoundError, ValueError):
-        local = now.astimezone(UTC)
+    local = local_time(reader, now)
     return local.date().isoformat() if local.hour >= reader["digest_hour"] else None
+
+
+def next_day(store: Store, reader: dict[str, Any], now: datetime) -> str:
+    """The day of the reader's next digest: their local today, or tomorrow once today's has
+    gone out (or was found empty)."""
+    today = local_time(reader, now).date()
+    if store.readers.digest_days([(reader, today.isoformat())]):
+        return (today + timedelta(days=1)).isoformat()
+    return today.isoformat()
 
 
 class Composer:
@@ -71,7 +85,7 @@ class Composer:
         self.follows: dict[int, list[dict[str, Any]]] = {}
         for follow in store.readers.follows([r["id"] for r in readers]):
             self.follows.setdefault(follow["reader_id"], []).append(follow)
-        self.papers = store.readers.papers_of([r["id"] for r in readers])
+        self.papers = store.readers.papers_of([r["id"] for r in readers], now=now)
         known = {pid for mine in self.papers.values()
                  for pid in mine["library"] + mine["voted"] + mine["dismissed"]}
         self.vectors = store.embeddings.vectors_of(list(known), model) if model and known \

@@ -20,14 +20,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from paperboy.clock import Clock, system_clock
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder, paper_text
 from paperboy.embed.job import EmbedSummary
 from paperboy.progress import Progress
@@ -132,7 +132,7 @@ class WorkerPlan:
 def embed_on_ray(store: Store, *, model: str, address: str, batch_size: int,
                  progress: Progress, device: str | None = None, workers: int | None = None,
                  limit: int | None = None, chunk_papers: int = CHUNK_PAPERS,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedSummary:
+                 clock: Clock = system_clock) -> EmbedSummary:
     """Embed the papers missing a vector of `model` on the Ray cluster at `address`.
 
     `address` is a Ray address (`ray://host:10001`, `auto`, `host:6379`) or `local`, which

@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
+from paperboy.clock import Clock, system_clock
 from paperboy.embed import Embedder, paper_text
 from paperboy.index.vectors import VectorIndex
 from paperboy.progress import Progress
@@ -41,7 +42,7 @@ class EmbedSummary:
 
 def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch_size: int,
                   progress: Progress, limit: int | None = None,
-                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EmbedSummary:
+                  clock: Clock = system_clock) -> EmbedSummary:
     if index.model != embedder.name or index.dim != embedder.dim:
         raise ValueError(f"vector index is for {index.model} ({index.dim}), "
                          f"embedder is {embedder.name} ({embedder.dim})")

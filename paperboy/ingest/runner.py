@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection
 
+from paperboy.clock import Clock, system_clock
 from paperboy.ingest.chunks import Chunk
 from paperboy.ingest.files import FileSource
 from paperboy.ingest.remote import RemoteSource, is_remote
@@ -59,7 +60,7 @@ class StrictStop(Exception):
 
 def ingest(store: Store, sources: list[str], *, settings: Settings, progress: Progress,
            strict: bool = False, since: date | None = None, until: date | None = None,
-           clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+           clock: Clock = system_clock,
            on_commit: Callable[[Written], None] | None = None,
            ) -> list[SourceSummary]:
     """Ingest each source in turn; one summary per source, in order."""

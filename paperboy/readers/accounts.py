@@ -14,13 +14,14 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from paperboy.clock import Clock, system_clock
 from paperboy.settings import Settings
 from paperboy.store import Store
 
@@ -102,7 +103,7 @@ class Accounts:
     """The flows behind the subscribe and sign-in forms and the emailed links."""
 
     def __init__(self, store: Store, links: Links, mailer: Mailer | None, *, sender: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = system_clock) -> None:
         self.store = store
         self.links = links
         self.mailer = mailer

@@ -100,12 +100,12 @@ def end_of(day: date | None, now: datetime) -> datetime:
 
 def trending(signals: Signals, papers: Any, *, window: str = "week", day: date | None = None,
              category: str | None = None, limit: int = 100,
-             now: datetime | None = None) -> list[TrendingEntry]:
-    """The trending list; `papers(ids)` returns stored papers by id (for titles)."""
+             now: datetime) -> list[TrendingEntry]:
+    """The trending list at `now`; `papers(ids)` returns stored papers by id (for titles)."""
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
     w = WINDOWS[window]
-    until = end_of(day, now or datetime.now(UTC))
+    until = end_of(day, now)
     totals = signals.window_totals(
         start=until - w.span, end=until, half_life_s=w.half_life.total_seconds(),
         weights=WEIGHTS, published_after=until - w.max_age, category=category,

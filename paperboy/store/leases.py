@@ -19,13 +19,14 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paperboy.clock import Clock, system_clock
 from paperboy.store import tables
 
 _leases = tables.leases
@@ -86,7 +87,7 @@ class Leases:
 
 @contextmanager
 def held(leases: Leases, name: str, holder: str, ttl_s: float, *,
-         clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Iterator[bool]:
+         clock: Clock = system_clock) -> Iterator[bool]:
     """Try to take the lease; yields whether we have it. While we do, a thread renews it every
     third of `ttl_s`, so work longer than `ttl_s` keeps it; it is released on leaving."""
     if not leases.acquire(name, holder, ttl_s, now=clock()):

@@ -8,7 +8,7 @@ before sending, is what keeps a reader to one digest a day across crashes and pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -163,7 +163,8 @@ class Readers:
             return list(conn.execute(select(_dismissals.c.paper_id).where(
                 _dismissals.c.reader_id == reader_id)).scalars())
 
-    def papers_of(self, reader_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
+    def papers_of(self, reader_ids: Sequence[int], *,
+                  now: datetime) -> dict[int, dict[str, list[str]]]:
         """For each reader: their `library`, `dismissed` and `voted` papers, and the papers of
         their `recent` (last 7 days') digests, in a few queries for any number of readers."""
         found: dict[int, dict[str, list[str]]] = {
@@ -171,7 +172,7 @@ class Readers:
             for rid in reader_ids}
         keys = {reader_key(rid): rid for rid in reader_ids}
         votes = tables.votes
-        week_ago = (datetime.now(UTC).date() - timedelta(days=8)).isoformat()
+        week_ago = (now.date() - timedelta(days=8)).isoformat()
         with self.engine.connect() as conn:
             for start in range(0, len(reader_ids), 5000):
                 chunk = list(reader_ids[start:start + 5000])

@@ -3,7 +3,6 @@ upvoting and dismissing papers, and the one-click unsubscribe of every digest.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -216,7 +215,7 @@ def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "") 
     paper = store.paper(paper_id)
     if paper is None:
         raise HTTPException(404, f"no paper with id {paper_id!r}")
-    now, pid, rid = datetime.now(UTC), paper["id"], reader["id"]
+    now, pid, rid = _service(request).clock(), paper["id"], reader["id"]
     actions = {
         "save": lambda: store.readers.save(rid, pid, now),
         "unsave": lambda: store.readers.unsave(rid, pid),

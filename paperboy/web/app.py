@@ -67,7 +67,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.state.sessions = Sessions(secret, secure=app.state.base_url.startswith("https://"))
     mailer, sender = smtp_mailer(service.settings)
     app.state.accounts = Accounts(service.store, Links(secret, app.state.base_url), mailer,
-                                  sender=sender)
+                                  sender=sender, clock=service.clock)
 
     app.add_middleware(Guard, sessions=app.state.sessions)
 

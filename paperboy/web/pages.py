@@ -3,7 +3,7 @@ page answers a request for its results (`HX-Request`) with just the results part
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -28,15 +28,15 @@ def _feed(title: str, path: str) -> dict[str, str]:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    store = api.service_of(request).store
-    newest = store.newest_published()
+    service = api.service_of(request)
+    newest = service.store.newest_published()
     day = newest.date() if newest else None
     latest = {"date": day.isoformat() if day else None,
               **api.listing(request, Filters(), limit=PER_PAGE, cursor=None)}
     trending = api.trending_data(request, "week", limit=10)
     return render(request, "home.html", {
         "title": "Paperboy: new and trending research papers", "latest": latest,
-        "today": datetime.now(UTC).date().isoformat(), "trending": trending,
+        "today": service.clock().date().isoformat(), "trending": trending,
         "feeds": [_feed("Trending this week", "/feeds/trending.xml?window=week")]
         + ([_feed(f"Papers of {day}", f"/feeds/daily/{day}.xml")] if day else [])})
 
@@ -99,8 +99,8 @@ def paper(request: Request, paper_id: str) -> Response:
 
 @router.get("/daily")
 def daily_today(request: Request) -> Response:
-    newest = api.service_of(request).store.newest_published()
-    day = (newest or datetime.now(UTC)).date()
+    service = api.service_of(request)
+    day = (service.store.newest_published() or service.clock()).date()
     return RedirectResponse(f"/daily/{day}", status_code=302)
 
 

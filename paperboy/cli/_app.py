@@ -1,0 +1,76 @@
+"""The `paperboy` command line: parses arguments, calls the service, renders the result.
+
+The app, its global options and the options commands share; the commands live by group in
+`papers.py`, `serving.py` and `readers.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from paperboy.clock import system_clock
+from paperboy.console import (
+    RichProgress,
+    err,
+)
+from paperboy.models import Filters
+from paperboy.service import Paperboy
+from paperboy.settings import Settings
+from paperboy.store.db import StoreURLError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Paperboy: a self-hosted research-paper radar.")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Data folder (default: $PAPERBOY_HOME or ~/.paperboy).",
+        file_okay=False)] = None,
+) -> None:
+    try:
+        settings = Settings.load(home=home)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    # A program that embeds the CLI (the tests) may hand it a clock: invoke(app, args, obj=clock)
+    clock = ctx.obj if callable(ctx.obj) else system_clock
+    ctx.obj = Paperboy(settings, progress=RichProgress(), clock=clock)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def open_service(ctx: typer.Context) -> Paperboy:
+    service: Paperboy = ctx.obj
+    try:
+        service.store  # noqa: B018 - open (and migrate) the store now, to report a bad URL early
+    except StoreURLError as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    except OperationalError as error:
+        err.print(f"[red]error:[/] cannot open the store at {service.settings.store_url}: "
+                  f"{error.orig}")
+        raise typer.Exit(2) from None
+    return service
+
+
+
+def search_filters(since: datetime | None, until: datetime | None, category: str | None,
+             has_code: bool | None) -> Filters:
+    return Filters(date_from=since.date() if since else None,
+                   date_to=until.date() if until else None, category=category, has_code=has_code)
+
+
+FromOption = Annotated[datetime | None, typer.Option(
+    "--from", formats=["%Y-%m-%d"], help="Only papers first published on or after this day.")]
+ToOption = Annotated[datetime | None, typer.Option(
+    "--to", formats=["%Y-%m-%d"], help="Only papers first published on or before this day.")]
+CategoryOption = Annotated[str | None, typer.Option(help="Only papers in this category.")]
+CodeOption = Annotated[bool | None, typer.Option(
+    "--has-code/--no-code", help="Only papers with (or without) a code link.", show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="How many results.")]

@@ -1,0 +1,159 @@
+"""Readers and their digest: add and list readers, send or preview digests, the daily chain."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from paperboy.cli._app import (
+    JsonOption,
+    app,
+    open_service,
+)
+from paperboy.console import (
+    err,
+    out,
+)
+
+readers_app = typer.Typer(no_args_is_help=True, help="Readers of the daily digest.")
+app.add_typer(readers_app, name="readers")
+
+
+@readers_app.command("add")
+def readers_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The reader's email address.")],
+    follow: Annotated[list[str] | None, typer.Option(
+        "--follow", help="A topic (any search) to follow; repeat for more.")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="A category to follow; repeat for more.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        "--author", help="An author to follow; repeat for more.")] = None,
+) -> None:
+    """Add a confirmed reader (for importing an existing list), with what they follow."""
+    from paperboy.readers.accounts import valid_email
+
+    service = open_service(ctx)
+    address = valid_email(email)
+    if address is None:
+        err.print(f"[red]error:[/] {email!r} is not an email address")
+        raise typer.Exit(2)
+    reader = service.store.readers.create(address, service.clock(), confirmed=True)
+    if reader["status"] == "pending":
+        service.store.readers.confirm(reader["id"], service.clock())
+    added = 0
+    for kind, values in (("query", follow), ("category", category), ("author", author)):
+        for value in values or []:
+            added += service.follow(reader["id"], kind, value)
+    out.print(f"Reader {address} (id {reader['id']}) is confirmed; {added} new follows.")
+
+
+@readers_app.command("list")
+def readers_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every reader, with status, digest hour and follows."""
+    service = open_service(ctx)
+    readers = service.store.readers.all()
+    follows = service.store.readers.follows([r["id"] for r in readers])
+    rows = [{"id": r["id"], "email": r["email"], "status": r["status"],
+             "digest_hour": r["digest_hour"], "timezone": r["timezone"],
+             "last_digest_at": r["last_digest_at"].isoformat() if r["last_digest_at"] else None,
+             "follows": [{"kind": f["kind"], "value": f["value"]} for f in follows
+                         if f["reader_id"] == r["id"]]} for r in readers]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(rows)} readers")
+    for column in ("id", "email", "status", "digest", "follows"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["id"]), row["email"], row["status"],
+                      f"{row['digest_hour']:02d}:00 {row['timezone']}",
+                      "; ".join(f"{f['kind']}: {f['value']}" for f in row["follows"]))
+    out.print(table)
+
+
+digest_app = typer.Typer(no_args_is_help=True, help="The daily email digest.")
+app.add_typer(digest_app, name="digest")
+
+
+@digest_app.command("send")
+def digest_send(
+    ctx: typer.Context,
+    day: Annotated[datetime | None, typer.Option(
+        "--date", formats=["%Y-%m-%d"],
+        help="Send this day's digest to every active reader without one (default: the "
+             "readers whose hour has come).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send the digests that are due; never a second one to a reader on the same day."""
+    run = open_service(ctx).send_digests(day=day.date() if day else None)
+    if as_json:
+        print(json.dumps(run.as_dict()))
+    else:
+        out.print(f"{run.due} due: {run.sent} sent, {run.empty} with nothing new, "
+                  f"{run.already} already sent, {run.temporary} to retry, {run.failed} failed.")
+        for error in run.errors:
+            err.print(f"[red]failed:[/] {error}", highlight=False)
+    if run.failed or run.temporary or (run.due and run.errors):
+        raise typer.Exit(1)
+
+
+@digest_app.command("preview")
+def digest_preview(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The reader's email address.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where to write the HTML.")] = Path("digest-preview.html"),
+) -> None:
+    """Write the reader's next digest, as it stands now, to an HTML file (nothing is sent)."""
+    try:
+        digest, html = open_service(ctx).preview_digest(email)
+    except LookupError as error:
+        err.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    output.write_text(html, encoding="utf-8")
+    new = (f"new since the last digest ({digest.since:%Y-%m-%d %H:%M} UTC)"
+           if digest.reader["last_digest_at"] else "new in the last day")
+    out.print(f"The digest of {digest.day}: {len(digest.items)} papers ({digest.new} {new}), "
+              f"written to {output}")
+
+
+@app.command()
+def daily(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Run the daily chain once (for cron): harvest, refresh stars, embed, send digests."""
+    from paperboy.schedule import run_daily
+
+    outcomes = run_daily(open_service(ctx))
+    if as_json:
+        print(json.dumps([o.__dict__ for o in outcomes], default=str))
+    else:
+        for o in outcomes:
+            mark = "[green]ok[/]" if o.ok else "[red]failed[/]"
+            detail = ", ".join(f"{k} {v}" for k, v in o.counts.items()
+                               if isinstance(v, int | float))
+            out.print(f"{o.step:8} {mark} {detail}" + (f" ({o.error})" if o.error else ""))
+    if not all(o.ok for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The last daily run (each step's time, counts and failures) and what the store holds."""
+    from paperboy.schedule import status as current
+
+    state = current(open_service(ctx))
+    if as_json:
+        print(json.dumps(state, default=str))
+        return
+    out.print(f"papers: {state['papers']:,}, embedded: {state['embedded']:,}, readers: "
+              + (", ".join(f"{n} {s}" for s, n in state["readers"].items()) or "none"))
+    for step, run in state["runs"].items():
+        out.print(f"{step:8} {run['status']:8} {run['started_at']}"
+                  + (f" ({run['error']})" if run["error"] else ""))
+    if not state["runs"]:
+        out.print("No daily run yet: `paperboy daily`, or `paperboy serve` runs it.")
