@@ -97,7 +97,10 @@ def _short(source: str) -> str:
 
 
 def hits_table(result: SearchResult) -> Table:
-    table = Table(title=f"{len(result.hits)} results for {result.query!r} ({result.mode})")
+    total = f"; {result.total:,} papers hold its words" if result.total is not None else ""
+    order = ", newest first" if result.sort == "newest" else ""
+    table = Table(title=f"{len(result.hits)} results for {result.query!r} "
+                        f"({result.mode}{order}{total})")
     table.add_column("#", justify="right", style="dim")
     table.add_column("paper")
     table.add_column("why", style="dim")
@@ -106,7 +109,7 @@ def hits_table(result: SearchResult) -> Table:
         if hit.match:
             why.append(f"{hit.match} match")
         if hit.lexical_rank:
-            why.append(f"words #{hit.lexical_rank}: {', '.join(hit.matched_terms) or '-'}")
+            why.append(f"words #{hit.lexical_rank}: {'; '.join(hit.matched_terms) or '-'}")
         if hit.semantic_rank:
             why.append(f"meaning #{hit.semantic_rank} (cos {hit.similarity:.2f})")
         table.add_row(str(n), f"[bold]{hit.title}[/]\n[dim]{hit.id}", "\n".join(why))

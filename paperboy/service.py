@@ -22,7 +22,7 @@ from paperboy.digest.run import Composer, DigestRun, next_day, send_digests
 from paperboy.digest.send import SmtpConfig, SmtpSender
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
-from paperboy.index.hybrid import Mode, Searcher, SearchResult
+from paperboy.index.hybrid import Mode, Searcher, SearchResult, Sort
 from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy
 from paperboy.index.milvus import reindex_milvus, sync_milvus
 from paperboy.index.milvus_search import MilvusSearcher, open_milvus
@@ -265,9 +265,9 @@ class Paperboy:
         return self.store.papers(limit=limit)
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
-               filters: Filters | None = None) -> SearchResult:
+               filters: Filters | None = None, sort: Sort = "relevance") -> SearchResult:
         return self.searcher.search(query, limit=limit, offset=offset, mode=mode,
-                                    filters=filters)
+                                    filters=filters, sort=sort)
 
     def similar(self, paper_id: str, *, limit: int = 20,
                 filters: Filters | None = None) -> SearchResult:

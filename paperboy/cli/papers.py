@@ -29,7 +29,7 @@ from paperboy.console import (
     trending_table,
 )
 from paperboy.embed import EmbedderUnavailable
-from paperboy.index.hybrid import MODES, PaperNotFound
+from paperboy.index.hybrid import MODES, SORTS, PaperNotFound
 from paperboy.ingest.runner import StrictStop
 
 
@@ -97,16 +97,21 @@ def search(
         help="hybrid (words and meaning), lexical (words) or semantic (meaning).")] = "hybrid",
     since: FromOption = None, until: ToOption = None, category: CategoryOption = None,
     has_code: CodeOption = None, as_json: JsonOption = False,
+    sort: Annotated[str, typer.Option(
+        help="relevance (best first) or newest (the best matches, newest first).")] = "relevance",
 ) -> None:
-    """Search papers by words and by meaning; each hit says why it was found."""
+    """Search papers by words and by meaning; each hit says why it was found. Operators:
+    -word, "a phrase", author:/au:, title:/ti:, cat:, year:2025 or year:2023-2025."""
     if mode not in MODES:
         raise typer.BadParameter(f"use one of {', '.join(MODES)}", param_hint="--mode")
+    if sort not in SORTS:
+        raise typer.BadParameter(f"use one of {', '.join(SORTS)}", param_hint="--sort")
     service = open_service(ctx)
     filters = search_filters(since, until, category, has_code)
     queries = (line.rstrip("\n") for line in sys.stdin) if query == "-" else iter([query])
     for text in queries:
         result = service.search(text, limit=limit, offset=offset, mode=mode,  # type: ignore[arg-type]
-                                filters=filters)
+                                filters=filters, sort=sort)  # type: ignore[arg-type]
         for notice in result.notices:
             err.print(f"[yellow]{notice}", highlight=False)
         if as_json:

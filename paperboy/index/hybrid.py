@@ -16,9 +16,12 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Literal
 
+import numpy as np
+
 from paperboy.embed import Embedder, EmbedderUnavailable
-from paperboy.index.fuse import reciprocal_rank_fusion
+from paperboy.index.fuse import convex_combination
 from paperboy.index.lexical import LexicalHit, LexicalIndex
+from paperboy.index.lexical_query import parse_user_query, query_filters
 from paperboy.index.vectors import VectorIndex
 from paperboy.models import Filters
 from paperboy.sources._text import title_key
@@ -26,12 +29,12 @@ from paperboy.store import Store
 
 Mode = Literal["hybrid", "lexical", "semantic"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")
+Sort = Literal["relevance", "newest"]
+SORTS: tuple[Sort, ...] = ("relevance", "newest")
 MAX_DEPTH = 1000
-# Weighted RRF: words count 1.5 times meaning. On the dev set, BM25 alone (about 0.96 nDCG@10)
-# beats all-MiniLM-L6-v2 alone (about 0.93); equal weights let the weaker list pull hybrid below
-# lexical (0.967 vs 0.971), while any lexical weight from 1.5 to 2 gives 0.974-0.977 for every
-# k from 5 to 60, so the choice is not a knife edge.
-FUSION_WEIGHTS = {"lexical": 1.5, "semantic": 1.0}
+# Words and meaning count alike: the untuned choice (Bruch et al. find the convex combination
+# robust to its weight), and on ../shared/eval the best or near it on every query type.
+FUSION_WEIGHTS = {"lexical": 1.0, "semantic": 1.0}
 MAX_QUERY_CHARS = 4000
 
 _ID = re.compile(
@@ -77,6 +80,8 @@ class SearchResult:
     mode: str
     hits: list[Hit]
     notices: list[str] = field(default_factory=list)
+    total: int | None = None  # papers holding the words (None: by meaning only)
+    sort: str = "relevance"
 
 
 def looked_up_id(query: str) -> str | None:
@@ -123,17 +128,28 @@ class Searcher:
         self._embedder = embedder
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
-               filters: Filters | None = None) -> SearchResult:
+               filters: Filters | None = None, sort: Sort = "relevance") -> SearchResult:
+        """The best papers for `query`, or (`sort="newest"`) the best `MAX_DEPTH` of them
+        newest first."""
+        if sort not in SORTS:
+            raise ValueError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         result, query = open_search(self.store, query, mode, offset)
+        result.sort = sort
         if query is None:
             return result
-        filters = filters or Filters()
+        parsed = parse_user_query(query)
+        filters = query_filters(parsed, filters or Filters())
+        meaning = parsed.free_text or " ".join(parsed.titles)  # what is embedded
 
-        depth = min(max(100, offset + limit), MAX_DEPTH)
+        depth = MAX_DEPTH if sort == "newest" else min(max(100, offset + limit), MAX_DEPTH)
         # The ids passing the filters, asked of the store at most once per search.
         allowed = cache(lambda: self.store.ids_matching(filters))
-        semantic = self._semantic(query, filters, allowed, depth, result.notices) \
-            if mode != "lexical" else None
+        found = self._semantic(meaning, filters, allowed, depth, result.notices) \
+            if mode != "lexical" and meaning.strip() else None
+        semantic, query_vector = found if found is not None else (None, None)
+        if semantic and parsed.constrained:  # the operators hold for papers found by meaning too
+            passing = self.lexical.passing(query, [i for i, _ in semantic])
+            semantic = [(i, sim) for i, sim in semantic if i in passing]
         lexical = self.lexical.search(query, limit=depth, filters=filters, explain=False) \
             if mode != "semantic" or semantic is None else []
 
@@ -142,17 +158,32 @@ class Searcher:
                        in enumerate(semantic or [], start=1)}
         if semantic is None or mode == "lexical":
             ranked = [(h.id, h.score) for h in lexical]
+            if not lexical:
+                result.notices.append(no_match_notice(query, filters))
         elif mode == "semantic":
             ranked = list(semantic)
+        elif not lexical:
+            # No paper holds any of the words, or a near spelling of one: the nearest vectors
+            # of such text are noise, and saying so is the honest answer.
+            result.notices.append(no_match_notice(query, filters))
+            return result
         else:
-            ranked = reciprocal_rank_fusion({"lexical": [h.id for h in lexical],
-                                             "semantic": [i for i, _ in semantic]},
-                                            weights=FUSION_WEIGHTS)
-        exact = self._exact_title(query, filters, allowed)
+            cosines = dict(semantic)
+            index = self._vectors()
+            if index is not None and query_vector is not None:  # lexical-only candidates too
+                cosines.update(index.similarities(
+                    query_vector, [h.id for h in lexical if h.id not in cosines]))
+            ranked = convex_combination({"lexical": {h.id: h.score for h in lexical},
+                                         "semantic": cosines}, weights=FUSION_WEIGHTS)
+        exact = self._exact_title(meaning, filters, allowed)
         if exact:
             score = ranked[0][1] if ranked else 1.0
             ranked = [(exact, score)] + [r for r in ranked if r[0] != exact]
 
+        if lexical:
+            result.total = self.lexical.matching(query, filters=filters)
+        if sort == "newest":
+            ranked = newest_first(ranked, self.store.published_of([i for i, _ in ranked]))
         page = ranked[offset:offset + limit]
         if lexical:
             shown = {paper_id for paper_id, _ in page}
@@ -200,17 +231,20 @@ class Searcher:
         return result
 
     def _semantic(self, query: str, filters: Filters, allowed: Callable[[], set[str]],
-                  depth: int, notices: list[str]) -> list[tuple[str, float]] | None:
+                  depth: int, notices: list[str],
+                  ) -> tuple[list[tuple[str, float]], np.ndarray] | None:
+        """The nearest papers by meaning, with the query's vector; None without vectors
+        (the model is then never loaded)."""
+        index = self._vectors()
+        if index is None or len(index) == 0:
+            notices.append("Searching by words only: no paper has a vector yet "
+                           "(run `paperboy embed`).")
+            return None
         try:
             embedder = self._embedder()
         except EmbedderUnavailable as error:
             notices.append(f"Searching by words only: the embedding model is unavailable "
                            f"({error}).")
-            return None
-        index = self._vectors()
-        if index is None or len(index) == 0:
-            notices.append("Searching by words only: no paper has a vector yet "
-                           "(run `paperboy embed`).")
             return None
         papers = self._paper_count()
         if len(index) < papers:
@@ -218,7 +252,7 @@ class Searcher:
                            "are found by words only.")
         vector = embedder.embed([query])[0]
         return index.search(vector, limit=depth,
-                            allowed=allowed() if filters.active else None)
+                            allowed=allowed() if filters.active else None), vector
 
     def _exact_title(self, query: str, filters: Filters,
                      allowed: Callable[[], set[str]]) -> str | None:
@@ -230,6 +264,22 @@ class Searcher:
             passing = allowed()
             ids = [i for i in ids if i in passing]
         return ids[0] if ids else None
+
+
+def newest_first(ranked: list[tuple[str, float]],
+                 published: dict[str, Any]) -> list[tuple[str, float]]:
+    """The same papers, newest first (undated last), in rank order within a day."""
+    order = {paper_id: n for n, (paper_id, _) in enumerate(ranked)}
+    return sorted(ranked, key=lambda item: (published.get(item[0]) is None,
+                                            -(published[item[0]].timestamp()
+                                              if published.get(item[0]) else 0),
+                                            order[item[0]]))
+
+
+def no_match_notice(query: str, filters: Filters) -> str:
+    within = " among the papers the filters allow" if filters.active else ""
+    return (f"No paper matches “{query}”{within}: none holds any of its words or a near "
+            "spelling of one.")
 
 
 def paper_hit(paper: dict[str, Any], *, score: float, match: str | None = None) -> Hit:

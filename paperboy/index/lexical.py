@@ -46,6 +46,7 @@ from paperboy.index.lexical_query import (
     _marked,
     _matched_labels,
     _near_spellings,
+    _operator_clauses,
     _restricted,
     _snippets,
     _utc,
@@ -53,9 +54,7 @@ from paperboy.index.lexical_query import (
 )
 from paperboy.models import Filters
 
-SCHEMA_VERSION = 1
-# A word in the title says more about a paper than one in its abstract. 1.5 scored best on
-# ../shared/eval both over the 194 listing papers and with the 33k corpus beside them.
+SCHEMA_VERSION = 2  # 2: `text` (title and abstract in one field) scores words
 WRITER_HEAP_BYTES = 64_000_000
 
 # one core is left to the Python thread that builds the documents
@@ -94,6 +93,7 @@ class LexicalHit:
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("text", tokenizer_name="en_stem")  # title and abstract: BM25
     builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
     builder.add_text_field("abstract", stored=True, tokenizer_name="en_stem")
     builder.add_text_field("authors", stored=True, tokenizer_name=_NAME_TOKENIZER)
@@ -243,7 +243,7 @@ class LexicalIndex:
                                rank=rank, fuzzy=fuzzy)
                     for rank, (score, address, fuzzy) in enumerate(found, start=offset + 1)]
         typos = any(fuzzy for _, _, fuzzy in found)
-        return self._hits(searcher, found, offset, compiled.query,
+        return self._hits(searcher, found, offset, compiled.highlight,
                           compiled.typo_labels if typos else compiled.labels,
                           parsed if typos else None)
 
@@ -261,12 +261,34 @@ class LexicalIndex:
         kept = [hit for hit in hits if hit.id in address]
         found = [(hit.score, address[hit.id], hit.fuzzy) for hit in kept]
         typos = any(hit.fuzzy for hit in kept)
-        explained = self._hits(searcher, found, 0, compiled.query,
+        explained = self._hits(searcher, found, 0, compiled.highlight,
                                compiled.typo_labels if typos else compiled.labels,
                                parsed if typos else None)
         for hit, original in zip(explained, kept, strict=True):
             hit.rank = original.rank
         return explained
+
+    def matching(self, query: str, *, filters: Filters | None = None) -> int:
+        """How many papers hold the query's words (any of them) and pass its operators."""
+        compiled = _compile(self._schema, parse_user_query(query))
+        if compiled is None:
+            return 0
+        found = self._searcher().search(
+            _restricted(compiled.query, _filter_clauses(self._schema, filters)), limit=1,
+            count=True)
+        return int(found.count)  # type: ignore[attr-defined]  # missing from tantivy's stubs
+
+    def passing(self, query: str, ids: list[str]) -> set[str]:
+        """Which of `ids` meet the query's `author:`, `title:` and `-word` operators."""
+        parsed = parse_user_query(query)
+        if not parsed.constrained or not ids:
+            return set(ids)
+        clauses = _operator_clauses(self._schema, parsed, [], [])
+        searcher = self._searcher()
+        found = searcher.search(Query.boolean_query(
+            [(Occur.Must, Query.term_set_query(self._schema, "id", ids))] + clauses),
+            limit=len(ids)).hits
+        return {searcher.doc(address)["id"][0] for _, address in found}
 
     def _with_typos(self, searcher: tantivy.Searcher, compiled: _Compiled,
                     restrict: list[Query], count: int, wanted: int,
@@ -340,8 +362,13 @@ class LexicalIndex:
             title = doc.get_first("title") or ""
             abstract = doc.get_first("abstract") or ""
             doc_titles, doc_abstracts = titles, abstracts
-            if fuzzy and typos is not None:  # mark the paper's spelling of the mistyped words
-                stems = [stem for word in _near_spellings(typos, f"{title}\n{abstract}")
+            terms = matched[paper_id]
+            if typos is not None:  # mark the paper's spelling of the mistyped words
+                near = _near_spellings(typos, f"{title}\n{abstract}")
+                # say which stored word it matched, never that the paper holds the typo
+                terms = [f"close to: {', '.join(near[t][:3])}" if t in near else t
+                         for t in terms]
+                stems = [stem for words in near.values() for word in words
                          for stem in _EN.analyze(word)]
                 if stems:
                     marked = Query.boolean_query([(Occur.Should, highlight)] + [
@@ -351,7 +378,7 @@ class LexicalIndex:
                     doc_abstracts = _snippets(searcher, marked, self._schema, "abstract",
                                               SNIPPET_CHARS)
             hits.append(LexicalHit(
-                id=paper_id, score=float(score), rank=rank, matched_terms=matched[paper_id],
+                id=paper_id, score=float(score), rank=rank, matched_terms=terms,
                 snippet=_marked(doc_abstracts.snippet_from_doc(doc), abstract, whole=False)
                 or _lead(abstract),
                 title_snippet=_marked(doc_titles.snippet_from_doc(doc), title, whole=True)
@@ -402,6 +429,7 @@ def _document(paper: dict[str, Any]) -> tantivy.Document:
         title, abstract = paper.get("title") or "", paper.get("abstract") or ""
         doc = tantivy.Document()
         doc.add_text("id", paper["id"])
+        doc.add_text("text", f"{title}\n{abstract}")
         doc.add_text("title", title)
         doc.add_text("title_words", title)
         doc.add_text("abstract", abstract)

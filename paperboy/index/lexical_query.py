@@ -7,7 +7,7 @@ import html
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import tantivy
@@ -15,9 +15,9 @@ from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
 from paperboy.models import Filters
 
+# more-like-this only: a title word says more about what a paper is about than an abstract word
 TITLE_BOOST = 1.5
 ABSTRACT_BOOST = 1.0
-AUTHORS_BOOST = 1.0
 MAX_TERMS = 64  # distinct words kept from one query; the rest of a pasted essay is ignored
 MAX_PHRASES = 8
 MAX_PHRASE_WORDS = 16
@@ -28,43 +28,96 @@ MORE_LIKE_THIS_TERMS = 25
 MORE_LIKE_THIS_MAX_DF = 0.25  # a word in more than this share of papers is not distinctive
 
 _WORD = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps: runs of letters/digits
-_QUOTED = re.compile(r'"([^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
 class UserQuery:
-    """What a search box's text asks for: loose words (any may match) and exact phrases."""
+    """What a search box's text asks for: loose words (any may match), exact phrases (all must),
+    and the operators people expect: `-word` or `-"a phrase"` excludes, `author:`/`au:` and
+    `title:`/`ti:` require a name or words in that field, `cat:` a category and `year:2025` or
+    `year:2023-2025` a span of years (these two act as filters)."""
 
     terms: list[str]
     phrases: list[str]
+    excluded: list[str] = field(default_factory=list)  # words or phrases no hit may hold
+    authors: list[str] = field(default_factory=list)  # every hit has each of these authors
+    titles: list[str] = field(default_factory=list)  # words or phrases every title holds
+    category: str | None = None
+    years: tuple[int, int] | None = None
+    free_text: str = ""  # the text without its operators: what the meaning of it is
 
     @property
     def empty(self) -> bool:
-        return not self.terms and not self.phrases
+        return not self.terms and not self.phrases and not self.required
+
+    @property
+    def required(self) -> bool:
+        """Whether the query requires an author or title words (a filter on every hit)."""
+        return bool(self.authors or self.titles)
+
+    @property
+    def constrained(self) -> bool:
+        """Whether some hits of its free text may fail it (an author, title or exclusion)."""
+        return bool(self.authors or self.titles or self.excluded)
+
+
+_FIELDS = {"author": "author", "au": "author", "title": "title", "ti": "title", "cat": "cat",
+           "year": "year"}
+_TOKEN = re.compile(
+    r'(?P<neg>-)?(?:(?P<field>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+))')
+_YEARS = re.compile(r"(\d{4})(?:(?:-|\.\.)(\d{4}))?")
+_CATEGORY_VALUE = re.compile(r"[A-Za-z][A-Za-z.-]{0,31}")
 
 
 def parse_user_query(text: str) -> UserQuery:
-    """Split search-box text into lower-cased words and balanced "quoted phrases".
+    """Split search-box text into lower-cased words, balanced "quoted phrases" and operators.
 
-    An unpaired quote is dropped; everything that is not a letter or digit separates words, so
-    query syntax (`title:`, `^2`, `~`, `*`, `[1 TO 2]`, `+`, `-`) is just punctuation, and
-    AND/OR/NOT are ordinary words. Keeps the first `MAX_TERMS` distinct words.
+    An unpaired quote is dropped. Outside the operators (see `UserQuery`), everything that is not
+    a letter or digit separates words, so other syntax (`foo:`, `^2`, `~`, `*`, `[1 TO 2]`, `+`)
+    is punctuation, an unknown `field:` is plain words, and AND/OR/NOT are ordinary words.
+    Keeps the first `MAX_TERMS` distinct words and `MAX_PHRASES` phrases.
     """
     if text.count('"') % 2:
         last = text.rfind('"')
         text = text[:last] + " " + text[last + 1:]
+    words: list[str] = []
     phrases: list[str] = []
+    excluded: list[str] = []
+    authors: list[str] = []
+    titles: list[str] = []
+    category: str | None = None
+    years: tuple[int, int] | None = None
+    free: list[str] = []
 
-    def take_phrase(match: re.Match[str]) -> str:
-        words = _words(match.group(1))[:MAX_PHRASE_WORDS]
-        phrase = " ".join(words)
-        if phrase and phrase not in phrases and len(phrases) < MAX_PHRASES:
-            phrases.append(phrase)
-        return " "
+    def phrase_of(value: str) -> str:
+        return " ".join(_words(value)[:MAX_PHRASE_WORDS])
 
-    rest = _QUOTED.sub(take_phrase, text)
-    terms = list(dict.fromkeys(_words(rest)))[:MAX_TERMS]
-    return UserQuery(terms=terms, phrases=phrases)
+    for m in _TOKEN.finditer(text):
+        name = _FIELDS.get((m.group("field") or "").lower())
+        value = m.group("quoted") if m.group("quoted") is not None else m.group("bare")
+        quoted = m.group("quoted") is not None
+        if name == "year" and (y := _YEARS.fullmatch(value)):
+            low, high = int(y.group(1)), int(y.group(2) or y.group(1))
+            years = (min(low, high), max(low, high))
+        elif name == "cat" and _CATEGORY_VALUE.fullmatch(value):
+            category = value
+        elif name == "author" and phrase_of(value):
+            authors.append(value.strip())
+        elif name == "title" and phrase_of(value):
+            titles.append(phrase_of(value))
+        elif m.group("neg") and name is None and m.group("field") is None and phrase_of(value):
+            excluded.append(phrase_of(value))
+        elif quoted:
+            if (phrase := phrase_of(value)) and phrase not in phrases:
+                phrases.append(phrase)
+            free.append(value)
+        else:
+            words += _words(m.group(0))
+            free.append(m.group(0))
+    return UserQuery(terms=list(dict.fromkeys(words))[:MAX_TERMS], phrases=phrases[:MAX_PHRASES],
+                     excluded=excluded[:MAX_PHRASES], authors=authors[:MAX_PHRASES],
+                     titles=titles[:MAX_PHRASES], category=category, years=years,
+                     free_text=" ".join(free))
 
 
 def _words(text: str) -> list[str]:
@@ -93,55 +146,121 @@ _STOP = _analyzer(Tokenizer.simple(), Filter.lowercase(), Filter.stopword("engli
 
 @dataclass(slots=True)
 class _Compiled:
-    query: Query  # exact words (any) and phrases (all), BM25 over title, abstract, authors
+    query: Query  # exact words (any) and phrases (all): BM25 over title + abstract, and authors
     fuzzy: Query | None  # words within a small edit distance, phrases still exact
     labels: list[tuple[str, Query]]  # each word and phrase as typed, and what matches it
     typo_labels: list[tuple[str, Query]]  # the same, words also matching near spellings
+    highlight: Query  # the same words and phrases in the title and abstract fields, for snippets
 
 
 def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
-    """The tantivy queries for a parsed search; None when nothing in it can match."""
+    """The tantivy queries for a parsed search; None when nothing in it can match.
+
+    Words are scored by BM25 over one field holding title and abstract (`text`): per-field
+    scores summed with a title boost lost to it on every query type of ../shared/eval. Pairs of
+    adjacent words also score as phrases (`proximity`); quoted phrases match authors too.
+    """
     words: list[tuple[Occur, Query]] = []
     labels: list[tuple[str, Query]] = []
     typo_labels: list[tuple[str, Query]] = []
     typos: list[tuple[Occur, Query]] = []
+    marks: list[tuple[Occur, Query]] = []
     seen: set[tuple[str, str]] = set()
     for term in parsed.terms:
-        clauses = [(Occur.Should, _boosted(Query.term_query(schema, field_name, token), boost))
-                   for field_name, token, boost in _field_tokens(term)]
+        clauses = [(Occur.Should, Query.term_query(schema, field_name, token))
+                   for field_name, token in _field_keys(term)]
         words += [c for c, key in zip(clauses, _field_keys(term), strict=True) if key not in seen]
         seen.update(_field_keys(term))
-        labels.append((term, Query.boolean_query(clauses)))
         near = _typo_clauses(schema, term)
         typos += near
-        typo_labels.append((term, Query.boolean_query(clauses + near)))
+        if not is_stop_word(term):  # found by BM25 (a little), never shown as a match
+            labels.append((term, Query.boolean_query(clauses)))
+            typo_labels.append((term, Query.boolean_query(clauses + near)))
+            marks += [(Occur.Should, Query.term_query(schema, f, token))
+                      for f in ("title", "abstract") for token in _EN.analyze(term)]
+    words += proximity(schema, parsed.terms)
     phrases: list[tuple[Occur, Query]] = []
     for phrase in parsed.phrases:
         per_field: list[tuple[Occur, Query]] = []
-        for field_name, analyzer, boost in (("title", _EN, TITLE_BOOST),
-                                            ("abstract", _EN, ABSTRACT_BOOST),
-                                            ("authors", _NAME, AUTHORS_BOOST)):
-            tokens: list[str | tuple[int, str]] = list(analyzer.analyze(phrase))
-            if not tokens:
+        for field_name, analyzer in (("text", _EN), ("authors", _NAME), ("title", _EN),
+                                     ("abstract", _EN)):
+            query = _phrase(schema, field_name, analyzer, phrase)
+            if query is None:
                 continue
-            if len(tokens) == 1:
-                query = Query.term_query(schema, field_name, tokens[0])
+            if field_name in ("title", "abstract"):
+                marks.append((Occur.Should, query))
             else:
-                query = Query.phrase_query(schema, field_name, tokens)
-            per_field.append((Occur.Should, _boosted(query, boost)))
+                per_field.append((Occur.Should, query))
+        if not per_field:
+            continue
         either = Query.boolean_query(per_field)
         phrases.append((Occur.Must, either))
         labels.append((phrase, either))
         typo_labels.append((phrase, either))
-    if not words and not phrases:
+    required = _operator_clauses(schema, parsed, labels, marks)
+    if not words and not phrases and not any(o == Occur.Must for o, _ in required):
         return None
     fuzzy = None
     if typos:
         # a typo hit needs a near spelling of some word; the words spelt right still rank it
         fuzzy = Query.boolean_query(
-            words + phrases + [(Occur.Must, Query.boolean_query(typos))])
-    return _Compiled(query=Query.boolean_query(words + phrases), fuzzy=fuzzy, labels=labels,
-                     typo_labels=typo_labels)
+            words + phrases + required + [(Occur.Must, Query.boolean_query(typos))])
+    return _Compiled(query=Query.boolean_query(words + phrases + required), fuzzy=fuzzy,
+                     labels=labels, typo_labels=typo_labels + labels[len(typo_labels):],
+                     highlight=Query.boolean_query(marks))
+
+
+def _operator_clauses(schema: tantivy.Schema, parsed: UserQuery, labels: list[tuple[str, Query]],
+                      marks: list[tuple[Occur, Query]]) -> list[tuple[Occur, Query]]:
+    """`author:` and `title:` as required clauses, `-word` as excluded ones; the required ones
+    are explained (`author: Tri Dao`) and marked."""
+    clauses: list[tuple[Occur, Query]] = []
+    for name in parsed.authors:
+        query = _phrase(schema, "authors", _NAME, name)
+        if query is not None:
+            clauses.append((Occur.Must, query))
+            labels.append((f"author: {name}", query))
+    for words in parsed.titles:
+        query = _phrase(schema, "title", _EN, words)
+        if query is not None:
+            clauses.append((Occur.Must, query))
+            labels.append((f"title: {words}", query))
+            marks.append((Occur.Should, query))
+    for words in parsed.excluded:
+        query = _phrase(schema, "text", _EN, words)
+        if query is not None:
+            clauses.append((Occur.MustNot, query))
+    return clauses
+
+
+def _phrase(schema: tantivy.Schema, field_name: str, analyzer: tantivy.TextAnalyzer,
+            phrase: str) -> Query | None:
+    tokens: list[str | tuple[int, str]] = list(analyzer.analyze(phrase))
+    if not tokens:
+        return None
+    if len(tokens) == 1:
+        return Query.term_query(schema, field_name, tokens[0])
+    return Query.phrase_query(schema, field_name, tokens)
+
+
+# The weight of an ordered pair of adjacent query words found side by side, relative to a word:
+# the sequential dependence model's lambda_O / lambda_T = 0.1 / 0.85 (Metzler and Croft, "A
+# Markov Random Field Model for Term Dependencies", SIGIR 2005), the values it recommends for
+# any collection. Adjacent words ("tensor cores", "long range arena") are usually a term.
+PROXIMITY_WEIGHT = 0.1 / 0.85
+
+
+def proximity(schema: tantivy.Schema, terms: list[str]) -> list[tuple[Occur, Query]]:
+    """Optional clauses scoring each adjacent pair of the query's words as a phrase."""
+    stems = [stem for term in terms for stem in _EN.analyze(term)]
+    pairs = dict.fromkeys((a, b) for a, b in zip(stems, stems[1:], strict=False) if a != b)
+    return [(Occur.Should, Query.boost_query(Query.phrase_query(schema, "text", [a, b]),
+                                             PROXIMITY_WEIGHT)) for a, b in pairs]
+
+
+def is_stop_word(word: str) -> bool:
+    """An English stop word ("the", "of", "and"): scored, but neither marked nor listed."""
+    return not _STOP.analyze(word)
 
 
 def _typo_clauses(schema: tantivy.Schema, term: str) -> list[tuple[Occur, Query]]:
@@ -158,16 +277,12 @@ def _typo_clauses(schema: tantivy.Schema, term: str) -> list[tuple[Occur, Query]
     return clauses
 
 
-def _field_tokens(term: str) -> list[tuple[str, str, float]]:
-    """(field, indexed token, boost) for each field a word is searched in."""
-    out = [(f, t, b) for f, b in (("title", TITLE_BOOST), ("abstract", ABSTRACT_BOOST))
-           for t in _EN.analyze(term)]
-    out += [("authors", t, AUTHORS_BOOST) for t in _NAME.analyze(term)]
-    return out
-
-
 def _field_keys(term: str) -> list[tuple[str, str]]:
-    return [(field_name, token) for field_name, token, _ in _field_tokens(term)]
+    """(field, indexed token) for each field a word is searched in: title and abstract. Names
+    are searched with `author:` (or a quoted full name): matched against every free word, they
+    cost descriptive queries more than they bring (a "long" or "young" among 33k papers' authors;
+    bench/quality.py)."""
+    return [("text", t) for t in _EN.analyze(term)]
 
 
 def _typo_distance(term: str) -> int:
@@ -221,14 +336,18 @@ def _matched_labels(searcher: tantivy.Searcher, schema: tantivy.Schema,
     return matched
 
 
-def _near_spellings(parsed: UserQuery, text: str) -> set[str]:
-    """The words of `text` that are near spellings of the user's words (not the same word)."""
-    words = set(_WORD.findall(text.lower()))
-    near: set[str] = set()
+def _near_spellings(parsed: UserQuery, text: str) -> dict[str, list[str]]:
+    """{user's word: the words of `text` that are near spellings of it}, for the words `text`
+    does not hold as typed (or as another form of the same stem)."""
+    words = sorted(set(_WORD.findall(text.lower())))
+    stems = set(_EN.analyze(text))
+    near: dict[str, list[str]] = {}
     for term in parsed.terms:
-        if len(term) >= 4:
+        if len(term) >= 4 and not set(_EN.analyze(term)) <= stems:
             limit = _typo_distance(term)
-            near.update(w for w in words if w != term and _within_distance(term, w, limit))
+            found = [w for w in words if w != term and _within_distance(term, w, limit)]
+            if found:
+                near[term] = found
     return near
 
 
@@ -348,3 +467,17 @@ def word_stems(text: str) -> list[str]:
 def name_tokens(text: str) -> list[str]:
     """An author name as the word index keeps it: lower-cased, accents folded."""
     return list(_NAME.analyze(text))
+
+
+def query_filters(parsed: UserQuery, filters: Filters) -> Filters:
+    """`filters` narrowed by the query's `cat:` and `year:` (the query's category wins)."""
+    if parsed.category is None and parsed.years is None:
+        return filters
+    changes: dict[str, object] = {}
+    if parsed.category is not None:
+        changes["category"] = parsed.category
+    if parsed.years is not None:
+        first, last = date(parsed.years[0], 1, 1), date(parsed.years[1], 12, 31)
+        changes["date_from"] = max(first, filters.date_from or first)
+        changes["date_to"] = min(last, filters.date_to or last)
+    return replace(filters, **changes)  # type: ignore[arg-type]

@@ -20,6 +20,8 @@ from paperboy.index.hybrid import (
     Mode,
     PaperNotFound,
     SearchResult,
+    Sort,
+    newest_first,
     open_search,
     paper_hit,
 )
@@ -28,6 +30,7 @@ from paperboy.index.lexical_query import (
     UserQuery,
     name_tokens,
     parse_user_query,
+    query_filters,
     word_stems,
 )
 from paperboy.index.milvus import (
@@ -62,18 +65,21 @@ class MilvusSearcher:
         self.collection.close()
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
-               filters: Filters | None = None) -> SearchResult:
+               filters: Filters | None = None, sort: Sort = "relevance") -> SearchResult:
+        """As `Searcher.search`; the `author:`, `title:` and `-word` operators are not applied
+        here yet (`cat:` and `year:` are, as filters)."""
         result, query = open_search(self.store, query, mode, offset)
+        result.sort = sort
         if query is None:
             return result
-        filters = filters or Filters()
+        parsed = parse_user_query(query)
+        filters = query_filters(parsed, filters or Filters())
         expr = filter_expression(filters)
         if expr is None:  # a category no paper can have
             return result
 
-        parsed = parse_user_query(query)
         text, phrases = query_text(parsed), phrase_expression(parsed)
-        window = min(offset + limit, MAX_DEPTH)
+        window = MAX_DEPTH if sort == "newest" else min(offset + limit, MAX_DEPTH)
         vector = self._query_vector(query, result.notices) if mode != "lexical" else None
         # without a vector, words answer; without words (all too long), meaning does
         kind = "lexical" if vector is None else "semantic" if mode == "semantic" or not text \
@@ -92,6 +98,8 @@ class MilvusSearcher:
             score = ranked[0][1] if ranked else 1.0
             ranked = [(exact, score)] + [r for r in ranked if r[0] != exact]
 
+        if sort == "newest":
+            ranked = newest_first(ranked, self.store.published_of([i for i, _ in ranked]))
         page = ranked[offset:offset + limit]
         rows = self.store.papers_by_ids([paper_id for paper_id, _ in page])
         stored = self.collection.vectors(list(rows)) if kind == "hybrid" else {}

@@ -95,6 +95,10 @@ class VectorIndex(Protocol):
 
     def vector(self, id: str) -> np.ndarray | None: ...
 
+    def similarities(self, vector: np.ndarray, ids: Collection[str]) -> dict[str, float]:
+        """The cosine of `vector` with each of `ids` that has a vector."""
+        ...
+
     def ids(self) -> set[str]: ...
 
     def __len__(self) -> int: ...
@@ -390,6 +394,17 @@ class HnswIndex:
                 return None
             stored = self._index.get(key)
         return None if stored is None else np.asarray(stored, dtype=np.float32)
+
+    def similarities(self, vector: np.ndarray, ids: Collection[str]) -> dict[str, float]:
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        query = query / (float(np.linalg.norm(query)) or 1.0)
+        with self._lock:
+            known = [(i, self._key_of_id[i]) for i in ids if i in self._key_of_id]
+            if not known:
+                return {}
+            stored = self._index.get(np.asarray([key for _, key in known], dtype=np.uint64))
+        matrix = np.asarray(np.vstack(stored), dtype=np.float32)
+        return dict(zip([i for i, _ in known], (matrix @ query).tolist(), strict=True))
 
     def ids(self) -> set[str]:
         with self._lock:

@@ -53,6 +53,37 @@ def delatex_accents(text: str) -> str:
     return _ACCENT.sub(repl, text)
 
 
+# Text-mode LaTeX in titles and abstracts, which no reader wants to see and which the word index
+# would cut apart ("\\textbf{L}atent" read as "atent"). Math between $ signs is left to KaTeX.
+_MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)", re.S)
+_TEXT_MACRO = re.compile(
+    r"\\(?:text(?:bf|it|rm|sf|tt|sc|up|md|sl|normal)|emph|mbox|hbox|underline|textsuperscript)"
+    r"\s*\{([^{}]*)\}")
+_OLD_STYLE = re.compile(r"\{\\(?:bf|it|em|sc|rm|tt|sf|sl)\s+([^{}]*)\}")
+_ESCAPED = re.compile(r"\\([&%#_])")
+_DASHES = (("---", "\u2014"), ("--", "\u2013"))
+
+
+def tex_text(text: str) -> str:
+    """Text-mode LaTeX macros resolved to what they print: `\\textbf{L}atent` -> "Latent",
+    `\\mbox{-}` -> "-", `\\textup{\\textsc{X}}` -> "X", `--` -> an en dash, `\\&` -> "&"; math
+    between `$` signs unchanged."""
+    if "\\" not in text and "--" not in text:
+        return text
+    parts = _MATH.split(text)
+    for i in range(0, len(parts), 2):  # the even parts are outside math
+        part = parts[i]
+        while True:
+            resolved = _OLD_STYLE.sub(r"\1", _TEXT_MACRO.sub(r"\1", part))
+            if resolved == part:
+                break
+            part = resolved
+        for dashes, glyph in _DASHES:
+            part = part.replace(dashes, glyph)
+        parts[i] = _ESCAPED.sub(r"\1", part)
+    return "".join(parts)
+
+
 _LATEX_LEFTOVERS = re.compile(r"\\[a-z]+|[{}$]")
 _WORD = re.compile(r"[^\W_]+")
 _AUTHOR_SEPARATOR = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;")
@@ -62,7 +93,7 @@ _ET_AL = re.compile(r"et\.? al\.?", re.I)
 @lru_cache(maxsize=16384)  # the store asks for the same titles' keys several times a batch
 def title_key(title: str) -> str:
     """The key two sources' titles are matched on: case, accents, LaTeX and punctuation removed."""
-    text = delatex_accents(title)
+    text = delatex_accents(tex_text(title))
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from paperboy.models import PaperRecord
-from paperboy.sources._text import title_key
+from paperboy.sources._text import tex_text, title_key
 
 # How complete and authoritative each source's metadata is, on equal versions.
 SOURCE_RANK = {
@@ -73,8 +73,8 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
         return value
 
     values = {
-        "arxiv_id": record.arxiv_id, "doi": record.doi, "title": record.title,
-        "abstract": record.abstract, "authors": record.authors,
+        "arxiv_id": record.arxiv_id, "doi": record.doi, "title": tex_text(record.title),
+        "abstract": tex_text(record.abstract), "authors": record.authors,
         "categories": record.categories, "published": record.published,
         "journal_ref": record.journal_ref, "comments": record.comments,
         "license": record.license,

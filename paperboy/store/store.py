@@ -134,6 +134,16 @@ class Store:
             rows = conn.execute(select(_papers).where(_papers.c.id.in_(list(ids))))
             return {r.id: dict(r._mapping) for r in rows}
 
+    def published_of(self, ids: Sequence[str]) -> dict[str, datetime | None]:
+        """Each paper's first-published time (None when unknown)."""
+        found: dict[str, datetime | None] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 5000):
+                rows = conn.execute(select(_papers.c.id, _papers.c.published).where(
+                    _papers.c.id.in_(list(ids[start:start + 5000]))))
+                found.update((paper_id, published) for paper_id, published in rows)
+        return found
+
     def ids_with_title_key(self, key: str) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(_papers.c.id).where(

@@ -36,6 +36,7 @@ Cursor = Annotated[str | None, Query(max_length=200,
                                      description="`next_cursor` of the previous page.")]
 Window = Literal["day", "week", "month"]
 Mode = Literal["hybrid", "lexical", "semantic"]
+Sort = Literal["relevance", "newest"]
 PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id or DOI.")]
 
 
@@ -83,12 +84,14 @@ async def search(
                             description="Words, \"phrases\", an arXiv id, URL or DOI.")],
     filters: Annotated[Filters, Depends(listing_filters)],
     limit: Limit = 20, cursor: Cursor = None,
-    mode: Mode = "hybrid",
+    mode: Mode = "hybrid", sort: Sort = "relevance",
 ) -> JSONResponse:
-    """Papers for a query, best first, each with why it matched."""
+    """Papers for a query, best first (or the best newest first), each with why it matched.
+    Operators: `-word`, `"a phrase"`, `author:`/`au:`, `title:`/`ti:`, `cat:`, `year:2025` or
+    `year:2023-2025`."""
     offset = cursor_offset(cursor)
     data = await in_worker(search_page, request, q, filters, limit=limit, offset=offset,
-                           mode=mode)
+                           mode=mode, sort=sort)
     return JSONResponse(data)
 
 
@@ -103,14 +106,15 @@ async def in_worker(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def search_page(request: Request, q: str, filters: Filters, *, limit: int, offset: int,
-                mode: str) -> dict[str, Any]:
+                mode: str, sort: str = "relevance") -> dict[str, Any]:
     started = time.perf_counter()
     result = service_of(request).search(q, limit=limit, offset=offset, mode=mode,  # type: ignore[arg-type]
-                                        filters=filters)
+                                        filters=filters, sort=sort)  # type: ignore[arg-type]
     # the service's own time, for Server-Timing (how much the HTTP layer adds is measurable)
     request.state.search_ms = (time.perf_counter() - started) * 1000
     base = base_of(request)
-    return {"query": result.query, "mode": result.mode, "notices": result.notices,
+    return {"query": result.query, "mode": result.mode, "sort": result.sort,
+            "total": result.total, "notices": result.notices,
             "results": [hit.as_dict() | {"url": f"{base}/papers/{hit.id}"}
                         for hit in result.hits],
             "next_cursor": offset_cursor(offset + limit)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperboy.index.hybrid import MODES, PaperNotFound
+from paperboy.index.hybrid import MODES, SORTS, PaperNotFound
 from paperboy.models import Filters
 from paperboy.store.readers import reader_key
 from paperboy.web import api
@@ -47,21 +47,26 @@ async def search(
     filters: Annotated[Filters, Depends(api.listing_filters)],
     q: Annotated[str, Query(max_length=api.MAX_QUERY_CHARS)] = "",
     mode: str = "hybrid", page: Annotated[int, Query(ge=1, le=500)] = 1,
+    sort: str = "relevance",
 ) -> Response:
     # search and rendering both run in the pool of searches, one per core (see api.in_worker)
-    return await api.in_worker(_search_page, request, filters, q, mode, page)
+    return await api.in_worker(_search_page, request, filters, q, mode, page, sort)
 
 
 def _search_page(request: Request, filters: Filters, q: str, mode: str,
-                 page: int) -> Response:
+                 page: int, sort: str) -> Response:
     mode = mode if mode in MODES else "hybrid"
+    sort = sort if sort in SORTS else "relevance"
     q = q.strip()
     results = (api.search_page(request, q, filters, limit=PER_PAGE,
-                               offset=(page - 1) * PER_PAGE, mode=mode) if q else None)
+                               offset=(page - 1) * PER_PAGE, mode=mode, sort=sort)
+               if q else None)
     params = {"q": q, "mode": mode, "from": filters.date_from, "to": filters.date_to,
-              "category": filters.category, "has_code": "true" if filters.has_code else None}
+              "category": filters.category, "has_code": "true" if filters.has_code else None,
+              "sort": sort if sort != "relevance" else None}
     context = {"title": f"{q} – Paperboy search" if q else "Search – Paperboy", "q": q,
-               "mode": mode, "filters": filters, "results": results, "page": page,
+               "mode": mode, "sort": sort, "filters": filters, "results": results,
+               "page": page,
                "params": params, "modes": {"hybrid": "both", "lexical": "words",
                                            "semantic": "meaning"},
                "feeds": [_feed(f"Search: {q}", "/feeds/search.xml?" + _query(params))]
