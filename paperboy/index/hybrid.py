@@ -162,17 +162,22 @@ class Searcher:
                 result.notices.append(no_match_notice(query, filters))
         elif mode == "semantic":
             ranked = list(semantic)
-        elif not lexical:
-            # No paper holds any of the words, or a near spelling of one: the nearest vectors
-            # of such text are noise, and saying so is the honest answer.
-            result.notices.append(no_match_notice(query, filters))
+        elif not lexical and not self.lexical.search(query, limit=1, explain=False):
+            # No paper at all holds any of the words, or a near spelling of one: the nearest
+            # vectors of such text are noise, and saying so is the honest answer.
+            result.notices.append(no_match_notice(query, Filters()))
             return result
+        elif not lexical:  # the words exist, only not among the papers the filters allow
+            ranked = list(semantic)
         else:
             cosines = dict(semantic)
             index = self._vectors()
             if index is not None and query_vector is not None:  # lexical-only candidates too
                 cosines.update(index.similarities(
                     query_vector, [h.id for h in lexical if h.id not in cosines]))
+            if cosines:  # a paper with no vector yet is neither near nor far: the mean
+                neutral = sum(cosines.values()) / len(cosines)
+                cosines.update((h.id, neutral) for h in lexical if h.id not in cosines)
             ranked = convex_combination({"lexical": {h.id: h.score for h in lexical},
                                          "semantic": cosines}, weights=FUSION_WEIGHTS)
         exact = self._exact_title(meaning, filters, allowed)

@@ -277,6 +277,12 @@ class MilvusVectors:
     def vector(self, id: str) -> np.ndarray | None:
         return self.collection.vectors([id]).get(id)
 
+    def similarities(self, vector: np.ndarray, ids: Collection[str]) -> dict[str, float]:
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        query = query / (float(np.linalg.norm(query)) or 1.0)
+        return {paper_id: float(np.asarray(stored, dtype=np.float32) @ query)
+                for paper_id, stored in self.collection.vectors(list(ids)).items()}
+
     def ids(self) -> set[str]:
         iterator = self.collection.client.query_iterator(
             self.collection.name, batch_size=BATCH_SIZE * 10, filter="has_vector == true",
