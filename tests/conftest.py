@@ -6,6 +6,7 @@ real PostgreSQL 16 for the session; each test gets a database of its own.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -89,6 +90,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_quality() -> Any:
+    """bench/quality.py as a module: the plain baselines and per-type scoring it reports."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
+    spec = importlib.util.spec_from_file_location("bench_quality", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_settings(home: Path, database_url: str = "", **overrides: object) -> Settings:

@@ -6,7 +6,6 @@ here with authors, categories, dates and code links for the filters.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 import tantivy
-from conftest import SHARED
+from conftest import SHARED, bench_quality
 
 from paperboy.index.lexical import (
     LexicalIndex,
@@ -193,20 +192,10 @@ def test_offset_pages_through_the_same_ranking(listing: LexicalIndex) -> None:
     assert [hit.rank for hit in page] == [6, 7, 8, 9, 10]
 
 
-def _bench() -> Any:
-    """bench/quality.py: the plain baselines and the per-type scoring the README reports."""
-    path = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
-    spec = importlib.util.spec_from_file_location("bench_quality", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("query_set", ["dev", "dev2"])
 def test_words_score_at_least_plain_bm25_on_every_query_type(listing: LexicalIndex,
                                                              query_set: str) -> None:
-    bench = _bench()
+    bench = bench_quality()
     qrels = json.loads((SHARED / "eval" / f"{query_set}_qrels.json").read_text("utf-8"))
     records = bench.listing_records()
     plain, titles = bench.PlainBM25(records), [r["title"] for r in records]

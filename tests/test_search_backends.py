@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, LISTING, SHARED, make_settings
+from conftest import FIXTURES, LISTING, SHARED, bench_quality, make_settings
 
 from paperboy.embed import EmbedderUnavailable, HashingEmbedder
 from paperboy.index.hybrid import PaperNotFound
@@ -376,8 +376,6 @@ def milvus_with_the_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def test_milvus_meets_the_dev_set_floors(milvus_with_the_model: Paperboy) -> None:
-    from test_search_quality import _bench
-
     floors = {"hybrid": 0.96, "lexical": 0.95, "semantic": 0.92}  # its figures before the
     # local path changed its scoring (issue 12): Milvus keeps RRF and its own BM25 function
     qrels = json.loads((SHARED / "eval" / "dev_qrels.json").read_text())
@@ -385,7 +383,7 @@ def test_milvus_meets_the_dev_set_floors(milvus_with_the_model: Paperboy) -> Non
     for mode in floors:
         runs = {q["query"]: [h.title for h in milvus_with_the_model.search(
             q["query"], limit=10, mode=mode).hits] for q in qrels}
-        ndcg[mode] = _bench().per_type(qrels, runs)["all"]
+        ndcg[mode] = bench_quality().per_type(qrels, runs)["all"]
     print(f"Milvus nDCG@10: {json.dumps(ndcg)}")
     assert all(ndcg[mode] >= floor for mode, floor in floors.items()), ndcg
     assert ndcg["hybrid"] >= max(ndcg["lexical"], ndcg["semantic"]) - 1e-9, ndcg

@@ -3,29 +3,18 @@ against the plain baselines computed in the same run (bench/quality.py's definit
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LISTING, SHARED, make_settings
+from conftest import LISTING, SHARED, bench_quality, make_settings
 
 from paperboy.service import Paperboy
 
 # The floors sit just under what bench/quality.py measures (README, "Search quality").
 FLOORS = {"dev": {"hybrid": 0.97, "lexical": 0.945, "semantic": 0.92},
           "dev2": {"hybrid": 0.85, "lexical": 0.83, "semantic": 0.73}}
-
-
-def _bench() -> Any:
-    path = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
-    spec = importlib.util.spec_from_file_location("bench_quality", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +29,7 @@ def listing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paperboy]:
 @pytest.fixture(scope="module")
 def figures(listing: Paperboy) -> dict[str, dict[str, dict[str, float]]]:
     """{query set: {system: {query type or "all": nDCG@10}}}, ours and the plain baselines."""
-    bench = _bench()
+    bench = bench_quality()
     records = bench.listing_records()
     titles = [r["title"] for r in records]
     bm25 = bench.PlainBM25(records)

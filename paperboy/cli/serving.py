@@ -23,12 +23,15 @@ from paperboy.embed import EmbedderUnavailable
 from paperboy.service import Paperboy, demo_sources
 from paperboy.settings import Settings
 
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+
 
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     schedule: Annotated[bool, typer.Option(
         "--schedule/--no-schedule", help="Also run the daily chain (harvest, stars, embed, "
         "digests) on schedule.")] = True,
@@ -64,8 +67,8 @@ def _serve(service: Paperboy, host: str, port: int, *, schedule: bool = False) -
 @app.command()
 def demo(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     serve: Annotated[bool, typer.Option(
         "--serve/--no-serve", help="Serve the web app (or only load and list the papers).")]
     = True,
