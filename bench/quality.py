@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import sys
 import tempfile
@@ -42,7 +43,8 @@ from paperboy.index.fuse import reciprocal_rank_fusion  # noqa: E402
 from paperboy.service import Paperboy  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+# the shared folder (corpus, eval) beside the checkout, or where PAPERBOY_SHARED_DIR says
+SHARED = Path(os.environ.get("PAPERBOY_SHARED_DIR") or ROOT.parent / "shared")
 QUERY_SETS = ("dev", "dev2")
 PLAIN_DEPTH = 100
 

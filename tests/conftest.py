@@ -99,6 +99,7 @@ def bench_quality() -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module.SHARED = SHARED  # the folder the tests found, wherever the checkout is
     return module
 
 
