@@ -20,7 +20,7 @@ import numpy as np
 
 from paperboy.embed import Embedder, EmbedderUnavailable
 from paperboy.index.fuse import convex_combination
-from paperboy.index.lexical import LexicalHit, LexicalIndex
+from paperboy.index.lexical import LexicalHit, LexicalHits, LexicalIndex
 from paperboy.index.lexical_query import parse_user_query, query_filters
 from paperboy.index.vectors import VectorIndex
 from paperboy.models import Filters
@@ -151,7 +151,7 @@ class Searcher:
             passing = self.lexical.passing(query, [i for i, _ in semantic])
             semantic = [(i, sim) for i, sim in semantic if i in passing]
         lexical = self.lexical.search(query, limit=depth, filters=filters, explain=False) \
-            if mode != "semantic" or semantic is None else []
+            if mode != "semantic" or semantic is None else LexicalHits()
 
         by_lexical = {h.id: h for h in lexical}
         by_semantic = {paper_id: (rank, sim) for rank, (paper_id, sim)
@@ -186,7 +186,7 @@ class Searcher:
             ranked = [(exact, score)] + [r for r in ranked if r[0] != exact]
 
         if lexical:
-            result.total = self.lexical.matching(query, filters=filters)
+            result.total = lexical.total
         if sort == "newest":
             ranked = newest_first(ranked, self.store.published_of([i for i, _ in ranked]))
         page = ranked[offset:offset + limit]
@@ -274,11 +274,9 @@ class Searcher:
 def newest_first(ranked: list[tuple[str, float]],
                  published: dict[str, Any]) -> list[tuple[str, float]]:
     """The same papers, newest first (undated last), in rank order within a day."""
-    order = {paper_id: n for n, (paper_id, _) in enumerate(ranked)}
-    return sorted(ranked, key=lambda item: (published.get(item[0]) is None,
-                                            -(published[item[0]].timestamp()
-                                              if published.get(item[0]) else 0),
-                                            order[item[0]]))
+    dated = sorted((item for item in ranked if published.get(item[0])),
+                   key=lambda item: published[item[0]], reverse=True)  # stable: rank within
+    return dated + [item for item in ranked if not published.get(item[0])]
 
 
 def no_match_notice(query: str, filters: Filters) -> str:

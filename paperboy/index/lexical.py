@@ -66,7 +66,7 @@ _CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.L
 
 
 __all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexBusy", "LexicalIndexError",
-           "LexicalWriter", "UserQuery", "parse_user_query"]
+           "LexicalHits", "LexicalWriter", "UserQuery", "parse_user_query"]
 
 
 class LexicalIndexError(Exception):
@@ -86,6 +86,12 @@ class LexicalHit:
     snippet: str = ""  # HTML: escaped abstract passage with <mark> around matches
     title_snippet: str = ""  # HTML: escaped title with <mark> around matches
     fuzzy: bool = False  # found only by the typo-tolerant fallback
+
+
+class LexicalHits(list[LexicalHit]):
+    """A page of hits, and how many papers hold the words (`total`, typo hits not counted)."""
+
+    total: int = 0
 
 
 
@@ -216,8 +222,8 @@ class LexicalIndex:
     # -- searching -------------------------------------------------------------------------
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0,
-               filters: Filters | None = None, explain: bool = True) -> list[LexicalHit]:
-        """The best papers for a search box's text, best first; [] for text with no words.
+               filters: Filters | None = None, explain: bool = True) -> LexicalHits:
+        """The best papers for a search box's text, best first; none for text with no words.
 
         With `explain=False` hits carry only id, score, rank and `fuzzy`: a caller that shows
         few of many candidates (hybrid search) explains just those with `explain()`.
@@ -225,7 +231,7 @@ class LexicalIndex:
         parsed = parse_user_query(query)
         compiled = _compile(self._schema, parsed)
         if compiled is None or limit <= 0:
-            return []
+            return LexicalHits()
         offset = max(0, offset)
         searcher = self._searcher()
         restrict = _filter_clauses(self._schema, filters)
@@ -239,13 +245,17 @@ class LexicalIndex:
             found = self._with_typos(searcher, compiled, restrict, total, wanted)
             found = found[offset:wanted]
         if not explain:
-            return [LexicalHit(id=searcher.doc(address)["id"][0], score=float(score),
-                               rank=rank, fuzzy=fuzzy)
-                    for rank, (score, address, fuzzy) in enumerate(found, start=offset + 1)]
-        typos = any(fuzzy for _, _, fuzzy in found)
-        return self._hits(searcher, found, offset, compiled.highlight,
-                          compiled.typo_labels if typos else compiled.labels,
-                          parsed if typos else None)
+            hits = LexicalHits(LexicalHit(id=searcher.doc(address)["id"][0], score=float(score),
+                                          rank=rank, fuzzy=fuzzy)
+                               for rank, (score, address, fuzzy)
+                               in enumerate(found, start=offset + 1))
+        else:
+            typos = any(fuzzy for _, _, fuzzy in found)
+            hits = LexicalHits(self._hits(searcher, found, offset, compiled.highlight,
+                                          compiled.typo_labels if typos else compiled.labels,
+                                          parsed if typos else None))
+        hits.total = total
+        return hits
 
     def explain(self, query: str, hits: list[LexicalHit]) -> list[LexicalHit]:
         """The given hits of `search(query, explain=False)` with matched terms and snippets."""
@@ -267,16 +277,6 @@ class LexicalIndex:
         for hit, original in zip(explained, kept, strict=True):
             hit.rank = original.rank
         return explained
-
-    def matching(self, query: str, *, filters: Filters | None = None) -> int:
-        """How many papers hold the query's words (any of them) and pass its operators."""
-        compiled = _compile(self._schema, parse_user_query(query))
-        if compiled is None:
-            return 0
-        found = self._searcher().search(
-            _restricted(compiled.query, _filter_clauses(self._schema, filters)), limit=1,
-            count=True)
-        return int(found.count)  # type: ignore[attr-defined]  # missing from tantivy's stubs
 
     def passing(self, query: str, ids: list[str]) -> set[str]:
         """Which of `ids` meet the query's `author:`, `title:` and `-word` operators."""
