@@ -193,7 +193,7 @@ def test_a_run_stopped_after_its_first_batch_resumes_to_the_same_vectors(
     resumed.close()
 
 
-def test_a_limited_run_embeds_the_first_papers_and_the_next_run_the_rest(
+def test_a_limited_run_embeds_the_first_papers_in_order_and_the_next_run_the_rest(
         local_ray: None, tmp_path: Path, hashing_reference: dict[str, np.ndarray]) -> None:
     service = _ingested(tmp_path / "home", "hashing-64")
     assert service.embed(limit=50, ray_address="local").embedded == 50

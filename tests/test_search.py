@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, LISTING, make_settings
+from conftest import FIXTURES, LISTING, PAPER_FIXTURES, make_settings
 
 from paperboy.embed import EmbedderUnavailable, HashingEmbedder
 from paperboy.index.hybrid import PaperNotFound
@@ -120,6 +120,30 @@ def test_papers_without_vectors_are_still_found_with_a_notice(tmp_path: Path) ->
     assert partial.store.embeddings.vector(adasplash.id, "hashing-64") is None
     assert (adasplash.lexical_rank, adasplash.semantic_rank) == (1, None)
     assert any("144 of 194 papers have no vector yet" in n for n in result.notices)
+    partial.close()
+
+
+def test_embedding_serves_the_newest_papers_first_and_resumes_where_it_stopped(
+        tmp_path: Path, database_url: str) -> None:
+    partial = Paperboy(make_settings(tmp_path / "home", database_url, embed_batch_size=7),
+                       embedder=HashingEmbedder(dim=64))
+    partial.ingest([str(f) for f in PAPER_FIXTURES])
+    papers = partial.store.papers_by_ids(sorted(partial.store.ids_matching(Filters())))
+    # newest first, the undated last, ties by id
+    expected = sorted(papers.values(), key=lambda p: (
+        p["published"] is None, -(p["published"].timestamp() if p["published"] else 0), p["id"]))
+    order = [p["id"] for p in expected]
+    assert papers[order[0]]["published"] is not None and papers[order[-1]]["published"] is None
+
+    def embedded() -> set[str]:
+        return {i for i in order if partial.store.embeddings.vector(i, "hashing-64") is not None}
+
+    assert partial.embed(limit=40).embedded == 40  # six batches, each continuing the last
+    assert embedded() == set(order[:40])
+    assert partial.embed(limit=100).embedded == 100  # a later run: the next newest
+    assert embedded() == set(order[:140])
+    summary = partial.embed()
+    assert (summary.embedded, summary.remaining) == (len(order) - 140, 0)
     partial.close()
 
 

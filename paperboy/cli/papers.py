@@ -200,7 +200,8 @@ def signals_refresh(
 @app.command()
 def embed(
     ctx: typer.Context,
-    limit: Annotated[int | None, typer.Option(min=1, help="Embed at most this many.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Embed at most this many: the newest papers still missing.")] = None,
     ray: Annotated[str | None, typer.Option(
         "--ray", metavar="ADDRESS", help="Embed on this Ray cluster (ray://HOST:10001, auto, or "
         "local to start Ray here); default: the ray_address setting.")] = None,

@@ -32,6 +32,7 @@ from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder, paper
 from paperboy.embed.job import EmbedSummary
 from paperboy.progress import Progress
 from paperboy.store import Store
+from paperboy.store.embeddings import EmbedCursor, cursor_of
 
 __all__ = [
     "CHUNK_PAPERS",
@@ -157,13 +158,13 @@ def embed_on_ray(store: Store, *, model: str, address: str, batch_size: int,
             progress.note(f"embedding on Ray ({address}) with {pool.actors} workers, "
                           f"{'1 GPU' if pool.gpus else f'{pool.cpus} CPU'} each")
             progress.start(f"embedding with {name} on Ray", total=todo, unit="papers")
-            last_id: str | None = None
+            last: EmbedCursor | None = None
             while done < todo:
                 papers = store.embeddings.missing(name, limit=min(chunk_papers, todo - done),
-                                                  after=last_id)
+                                                  after=last)
                 if not papers:
                     break
-                last_id = papers[-1]["id"]
+                last = cursor_of(papers[-1])
                 rows = [{"id": p["id"], "text": paper_text(p)} for p in papers]
                 try:
                     for ids, vectors in _embedded(ray, rows, pool, model=model, name=name,

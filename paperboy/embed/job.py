@@ -1,8 +1,9 @@
 """`paperboy embed`: compute the vectors papers are missing, resumably.
 
-Each batch of vectors is committed to the store before it enters the vector index, and papers
-are taken in id order, so a run killed at any moment loses at most the batch in flight; the next
-run continues with the papers still missing, and the index catches up from the store. Two
+Papers are taken newest first (readers search and are mailed recent papers; the undated come
+last). Each batch of vectors is committed to the store before it enters the vector index, so a
+run killed at any moment loses at most the batch in flight; the next run continues with the
+papers still missing, and the index catches up from the store. Two
 processes embedding at once (replicas should not: the daily chain's lease keeps it to one) each
 store a paper's vector by replacing the other's, never beside it.
 """
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,7 @@ from paperboy.embed import Embedder, paper_text
 from paperboy.index.vectors import VectorIndex
 from paperboy.progress import Progress
 from paperboy.store import Store
+from paperboy.store.embeddings import EmbedCursor, cursor_of
 
 SAVE_EVERY_S = 60.0
 SAVE_ATTEMPTS = 3
@@ -52,14 +55,14 @@ def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch
         todo = min(todo, limit)
     progress.start(f"embedding with {embedder.name}", total=todo, unit="papers")
     started = last_save = time.perf_counter()
-    done, last_id = 0, None
+    done, last = 0, cast(EmbedCursor | None, None)
     while done < todo:
         papers = store.embeddings.missing(embedder.name, limit=min(batch_size, todo - done),
-                                          after=last_id)
+                                          after=last)
         if not papers:
             break
         ids = [p["id"] for p in papers]
-        last_id = ids[-1]
+        last = cursor_of(papers[-1])
         vectors = embedder.embed([paper_text(p) for p in papers])
         save_batch(store, embedder.name, ids, vectors, clock)
         index.add(ids, vectors)

@@ -11,12 +11,19 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, or_, select
 
 from paperboy.store import tables
 
 _vectors = tables.embeddings
 _papers = tables.papers
+
+# Where a run of `missing` stopped: the last paper's (published, id).
+EmbedCursor = tuple[datetime | None, str]
+
+
+def cursor_of(paper: dict[str, Any]) -> EmbedCursor:
+    return paper["published"], paper["id"]
 
 
 class Embeddings:
@@ -35,15 +42,24 @@ class Embeddings:
                                          .where(_vectors.c.model == model)).one()
         return f"{count}@{newest.isoformat() if newest else '-'}"
 
-    def missing(self, model: str, *, limit: int, after: str | None = None,
+    def missing(self, model: str, *, limit: int, after: EmbedCursor | None = None,
                 ) -> list[dict[str, Any]]:
-        """Papers with no vector from `model`, in id order, after the id `after` if given."""
-        query = (select(_papers.c.id, _papers.c.title, _papers.c.abstract)
+        """Papers with no vector from `model`, newest first (undated ones last, then by id),
+        after the paper `after` names if given: the papers readers look at get theirs first."""
+        undated = _papers.c.published.is_(None)
+        query = (select(_papers.c.id, _papers.c.title, _papers.c.abstract, _papers.c.published)
                  .outerjoin(_vectors, (_vectors.c.paper_id == _papers.c.id)
                             & (_vectors.c.model == model))
-                 .where(_vectors.c.paper_id.is_(None)).order_by(_papers.c.id).limit(limit))
+                 .where(_vectors.c.paper_id.is_(None))
+                 .order_by(undated, _papers.c.published.desc(), _papers.c.id).limit(limit))
         if after is not None:
-            query = query.where(_papers.c.id > after)
+            published, paper_id = after
+            if published is None:
+                query = query.where(undated, _papers.c.id > paper_id)
+            else:
+                query = query.where(or_(undated, _papers.c.published < published,
+                                        (_papers.c.published == published)
+                                        & (_papers.c.id > paper_id)))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
