@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES, LISTING, SHARED, bench_quality, make_settings
@@ -129,6 +130,27 @@ def test_words_and_meaning_find_the_paper_and_say_why(service: Paperboy) -> None
     assert all(h.semantic_rank == n and h.similarity == pytest.approx(h.score, abs=1e-4)
                and h.lexical_rank is None for n, h in enumerate(semantic, start=1))
     assert {h.id for h in lexical} != {h.id for h in semantic}
+
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_query_operators_hold_on_every_backend(service: Paperboy, mode: str) -> None:
+    def papers(query: str) -> list[dict[str, Any]]:
+        hits = service.search(query, mode=mode, limit=50).hits  # type: ignore[arg-type]
+        assert hits, query
+        return [p for p in (service.paper(h.id) for h in hits) if p is not None]
+
+    assert any("thinning" in (p["title"] + p["abstract"]).lower() for p in papers("kernel"))
+    for paper in papers("kernel -thinning"):
+        assert "thinning" not in (paper["title"] + paper["abstract"]).lower()
+    for paper in papers("ti:kernel attention"):
+        assert "kernel" in paper["title"].lower()
+    authored = next(p for p in papers("learning") if p["authors"])
+    surname = authored["authors"][0].split()[-1]
+    by_author = papers(f"learning au:{surname}")
+    assert authored["id"] in {p["id"] for p in by_author}
+    for paper in by_author:
+        assert any(surname.lower() in author.lower() for author in paper["authors"])
 
 
 def test_an_exact_title_ranks_first(service: Paperboy) -> None:

@@ -7,8 +7,10 @@ import html
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
@@ -467,6 +469,26 @@ def word_stems(text: str) -> list[str]:
 def name_tokens(text: str) -> list[str]:
     """An author name as the word index keeps it: lower-cased, accents folded."""
     return list(_NAME.analyze(text))
+
+
+def holds(parsed: UserQuery, paper: Mapping[str, Any]) -> bool:
+    """Whether a stored paper satisfies the query's `-word`, `title:` and `author:` operators,
+    read from its fields as the word index reads them (for backends that cannot ask it)."""
+    text = word_stems(f"{paper.get('title') or ''} {paper.get('abstract') or ''}")
+    title = word_stems(paper.get("title") or "")
+    names = [name_tokens(author) for author in paper.get("authors") or ()]
+    if any(_contains(text, word_stems(excluded)) for excluded in parsed.excluded):
+        return False
+    if not all(_contains(title, word_stems(words)) for words in parsed.titles):
+        return False
+    return all(any(_contains(name, name_tokens(author)) for name in names)
+               for author in parsed.authors)
+
+
+def _contains(tokens: list[str], part: list[str]) -> bool:
+    """`part` occurs in `tokens` as adjacent tokens (an empty part always does)."""
+    width = len(part)
+    return any(tokens[i:i + width] == part for i in range(len(tokens) - width + 1))
 
 
 def query_filters(parsed: UserQuery, filters: Filters) -> Filters:

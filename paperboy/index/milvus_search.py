@@ -28,6 +28,7 @@ from paperboy.index.hybrid import (
 from paperboy.index.lexical_query import (
     SNIPPET_CHARS,
     UserQuery,
+    holds,
     name_tokens,
     parse_user_query,
     query_filters,
@@ -66,8 +67,8 @@ class MilvusSearcher:
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters | None = None, sort: Sort = "relevance") -> SearchResult:
-        """As `Searcher.search`; the `author:`, `title:` and `-word` operators are not applied
-        here yet (`cat:` and `year:` are, as filters)."""
+        """As `Searcher.search`. `cat:` and `year:` are Milvus filters; `-word`, `title:` and
+        `author:` are checked on the stored papers of the candidates."""
         result, query = open_search(self.store, query, mode, offset)
         result.sort = sort
         if query is None:
@@ -79,8 +80,11 @@ class MilvusSearcher:
             return result
 
         text, phrases = query_text(parsed), phrase_expression(parsed)
-        window = MAX_DEPTH if sort == "newest" else min(offset + limit, MAX_DEPTH)
-        vector = self._query_vector(query, result.notices) if mode != "lexical" else None
+        window = MAX_DEPTH if sort == "newest" or parsed.constrained \
+            else min(offset + limit, MAX_DEPTH)
+        meaning = parsed.free_text or " ".join(parsed.titles)  # what is embedded
+        vector = self._query_vector(meaning, result.notices) \
+            if mode != "lexical" and meaning.strip() else None
         # without a vector, words answer; without words (all too long), meaning does
         kind = "lexical" if vector is None else "semantic" if mode == "semantic" or not text \
             else "hybrid"
@@ -92,8 +96,12 @@ class MilvusSearcher:
         else:
             ranked = self.collection.by_words(text, limit=window, expr=_both(phrases, expr)) \
                 if text else []
+        if parsed.constrained:
+            candidates = self.store.papers_by_ids([paper_id for paper_id, _ in ranked])
+            ranked = [(paper_id, score) for paper_id, score in ranked
+                      if paper_id in candidates and holds(parsed, candidates[paper_id])]
         ranks = {paper_id: rank for rank, (paper_id, _) in enumerate(ranked, start=1)}
-        exact = self._exact_title(query, expr)
+        exact = self._exact_title(meaning, expr)
         if exact:
             score = ranked[0][1] if ranked else 1.0
             ranked = [(exact, score)] + [r for r in ranked if r[0] != exact]
@@ -183,10 +191,13 @@ class MilvusSearcher:
 
 
 def query_text(parsed: UserQuery) -> str:
-    """The query as BM25 reads it: stems of its words and phrases, and author-name tokens."""
+    """The query as BM25 reads it: stems of its words, phrases and title words, and the tokens
+    of author names (the `words` field holds both)."""
     tokens: dict[str, None] = {}
-    for part in parsed.terms + parsed.phrases:
+    for part in parsed.terms + parsed.phrases + parsed.titles:
         tokens.update(dict.fromkeys(word_stems(part) + name_tokens(part)))
+    for author in parsed.authors:
+        tokens.update(dict.fromkeys(name_tokens(author)))
     return " ".join(tokens)
 
 
