@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -132,6 +137,72 @@ def test_missing_file_is_a_failure_naming_it(run, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "nope.jsonl: no such file" in result.stderr
     assert _stats(run)["papers"] == 3
+
+
+@pytest.mark.parametrize("name, make, problem", [
+    ("a-folder", lambda p: p.mkdir(), "is a folder, not a file"),
+    ("a-fifo", lambda p: os.mkfifo(p), "is a FIFO, not a regular file"),
+    ("empty.jsonl", lambda p: p.write_bytes(b""), "the file is empty"),
+    ("corrupt.gz", lambda p: p.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03junk!"),
+     "cannot read the gzip data"),
+    ("truncated.jsonl.gz", lambda p: p.write_bytes(gzip.compress(
+        (FIXTURES / "arxiv_kaggle_snapshot.jsonl").read_bytes())[:2000]),
+     "cannot read the gzip data"),
+])
+def test_every_bad_path_is_one_line_naming_the_file_and_the_store_keeps_its_papers(
+        run, tmp_path: Path, name: str, make: Callable[[Path], object], problem: str) -> None:
+    assert run("ingest", str(FIXTURES / "arxiv_rss.xml")).exit_code == 0
+    bad = tmp_path / name
+    make(bad)
+    result = run("ingest", str(bad))
+    assert result.exit_code == 1
+    assert f"failed: {bad}: {problem}" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+    assert _stats(run)["papers"] == 3
+
+
+def test_an_unreadable_file_is_named_with_the_reason(tmp_path: Path) -> None:
+    """In a real process; as root, one without the power to read every file (setpriv)."""
+    secret = tmp_path / "secret.jsonl"
+    secret.write_bytes((FIXTURES / "arxiv_kaggle_snapshot.jsonl").read_bytes())
+    secret.chmod(0o000)
+    command = [sys.executable, "-m", "paperboy", "--home", str(tmp_path / "home"), "ingest",
+               str(secret)]
+    if os.geteuid() == 0:
+        drop = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *command]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "COLUMNS": "200", "PAPERBOY_DATABASE_URL": ""})
+    assert result.returncode == 1, result.stderr
+    assert f"failed: {secret}: permission denied" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("source, says", [
+    ("https://arxiv.org/abs/2401.00001", "URLs are not read directly"),
+    ("foo:bar", "unknown source kind 'foo': use a file or one of arxiv:, oai:, hf:, rss:, s2:"),
+])
+def test_a_url_or_an_unknown_kind_lists_the_accepted_kinds(run, source: str, says: str) -> None:
+    result = run("ingest", source)
+    assert result.exit_code == 1
+    assert f"failed: {source}: {says}" in " ".join(result.stderr.split())
+
+
+def test_home_goes_before_or_after_the_command_and_readers_refuse_a_missing_one(
+        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"COLUMNS": "200", "PAPERBOY_DATABASE_URL": ""}
+    after = CliRunner().invoke(app, ["ingest", str(FIXTURES / "arxiv_rss.xml"), "--home",
+                                     str(home)], env=env)
+    assert after.exit_code == 0, after.output
+    stats = CliRunner().invoke(app, ["stats", f"--home={home}", "--json"], env=env)
+    assert json.loads(stats.stdout)["papers"] == 3
+    typo = tmp_path / "hmoe"
+    for command in (["stats"], ["search", "kernel"], ["trending"], ["serve"]):
+        refused = CliRunner().invoke(app, [*command, "--home", str(typo)], env=env)
+        assert refused.exit_code == 2, command
+        assert f"no Paperboy store in {typo}" in " ".join(refused.stderr.split())
+        assert not typo.exists()
 
 
 def test_format_is_told_by_content_not_name(run, tmp_path: Path) -> None:

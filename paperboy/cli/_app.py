@@ -10,8 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
 
 from paperboy.clock import system_clock
 from paperboy.console import (
@@ -23,7 +25,34 @@ from paperboy.service import Paperboy
 from paperboy.settings import Settings
 from paperboy.store.db import StoreURLError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+
+def hoist_home(args: list[str]) -> list[str]:
+    """`args` with every `--home DIR` moved before the subcommand, where Click reads it, so
+    `paperboy search --home DIR q` works as `paperboy --home DIR search q` (not after `--`)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--home" and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 2
+            continue
+        (front if arg.startswith("--home=") else rest).append(arg)
+        i += 1
+    return front + rest
+
+
+class _Commands(TyperGroup):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_home(args))
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
                   help="Paperboy: a self-hosted research-paper radar.")
 
 
@@ -44,8 +73,15 @@ def main(
     ctx.call_on_close(ctx.obj.close)
 
 
-def open_service(ctx: typer.Context) -> Paperboy:
+def open_service(ctx: typer.Context, *, reads: bool = False) -> Paperboy:
+    """The service with its store open; `reads`: the command only reads, so a home that does
+    not exist (a mistyped --home) is refused rather than created empty."""
     service: Paperboy = ctx.obj
+    home = service.settings.home
+    if reads and not service.settings.database_url and not (home / "paperboy.sqlite3").exists():
+        err.print(f"[red]error:[/] no Paperboy store in {home}: check --home (or "
+                  "$PAPERBOY_HOME), or create one with `paperboy ingest FILE`", highlight=False)
+        raise typer.Exit(2)
     try:
         service.store  # noqa: B018 - open (and migrate) the store now, to report a bad URL early
     except StoreURLError as error:
@@ -58,9 +94,8 @@ def open_service(ctx: typer.Context) -> Paperboy:
     return service
 
 
-
 def search_filters(since: datetime | None, until: datetime | None, category: str | None,
-             has_code: bool | None) -> Filters:
+                   has_code: bool | None) -> Filters:
     return Filters(date_from=since.date() if since else None,
                    date_to=until.date() if until else None, category=category, has_code=has_code)
 

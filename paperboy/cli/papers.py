@@ -77,7 +77,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print as a JSON object.")] = False,
 ) -> None:
     """How many papers the store holds, and how many have vectors."""
-    counts = open_service(ctx).stats()
+    counts = open_service(ctx, reads=True).stats()
     if as_json:
         print(json.dumps(counts))
         return
@@ -106,7 +106,7 @@ def search(
         raise typer.BadParameter(f"use one of {', '.join(MODES)}", param_hint="--mode")
     if sort not in SORTS:
         raise typer.BadParameter(f"use one of {', '.join(SORTS)}", param_hint="--sort")
-    service = open_service(ctx)
+    service = open_service(ctx, reads=True)
     filters = search_filters(since, until, category, has_code)
     queries = (line.rstrip("\n") for line in sys.stdin) if query == "-" else iter([query])
     for text in queries:
@@ -131,7 +131,7 @@ def similar(
 ) -> None:
     """Papers similar to a stored paper, by its vector (no model call), else by shared words."""
     try:
-        result = open_service(ctx).similar(paper_id, limit=limit,
+        result = open_service(ctx, reads=True).similar(paper_id, limit=limit,
                                        filters=search_filters(since, until, category, has_code))
     except PaperNotFound as error:
         err.print(f"[red]error:[/] {error}")
@@ -162,8 +162,8 @@ def trending_command(
     as_json: JsonOption = False,
 ) -> None:
     """Papers gaining upvotes and stars fastest, each with the numbers behind its place."""
-    entries = open_service(ctx).trending(window=window.value, day=at.date() if at else None,
-                                     category=category, limit=limit)
+    entries = open_service(ctx, reads=True).trending(
+        window=window.value, day=at.date() if at else None, category=category, limit=limit)
     if as_json:
         print(json.dumps([entry.as_dict() for entry in entries], ensure_ascii=False))
         return

@@ -146,7 +146,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The last daily run (each step's time, counts and failures) and what the store holds."""
     from paperboy.schedule import status as current
 
-    state = current(open_service(ctx))
+    state = current(open_service(ctx, reads=True))
     if as_json:
         print(json.dumps(state, default=str))
         return

@@ -37,7 +37,7 @@ def serve(
         "digests) on schedule.")] = True,
 ) -> None:
     """Serve the web app: pages, the JSON API (/api, /openapi.json) and Atom feeds (/feeds)."""
-    _serve(open_service(ctx), host, port, schedule=schedule)
+    _serve(open_service(ctx, reads=True), host, port, schedule=schedule)
 
 
 def _serve(service: Paperboy, host: str, port: int, *, schedule: bool = False) -> None:

@@ -8,6 +8,9 @@ formats are single documents of modest size and are parsed whole.
 from __future__ import annotations
 
 import gzip
+import os
+import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -37,22 +40,26 @@ class FileSource:
 
     def __init__(self, path: Path, *, batch_size: int,
                  checkpoint: Callable[[str], Any]) -> None:
-        if not path.is_file():
-            raise SourceError(f"{path}: no such file", code="not_found")
         self.path = path
-        self.size = path.stat().st_size
+        self._raw = open_regular_file(path)
+        self.size = os.fstat(self._raw.fileno()).st_size
         self.batch_size = batch_size
         self._checkpoint = checkpoint
-        self._raw = path.open("rb")
-        compressed = self._raw.read(2) == b"\x1f\x8b"
-        self._raw.seek(0)
-        self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if compressed else self._raw
+        if self.size == 0:
+            self.close()
+            raise SourceError(f"{path}: the file is empty", code="empty")
+        compressed = False
         try:
+            compressed = self._raw.read(2) == b"\x1f\x8b"
+            self._raw.seek(0)
+            self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if compressed \
+                else self._raw
             head = self._stream.read(HEAD_BYTES)
             self._stream.seek(0)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             self.close()
-            raise SourceError(f"{path}: cannot read: {error}", code="unreadable") from None
+            raise SourceError(f"{path}: cannot read{' the gzip data' if compressed else ''}: "
+                              f"{error}", code="unreadable") from None
         try:
             self.format = detect(head, name=str(path))
         except SourceError:
@@ -69,7 +76,7 @@ class FileSource:
                 yield from self._lines(progress)
             else:
                 yield from self._document()
-        except (OSError, EOFError) as error:  # a truncated gzip member, an unreadable disk
+        except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt gzip, a bad disk
             raise SourceError(f"{self.path}: read failed: {error}", code="unreadable") from None
         finally:
             progress.finish()
@@ -99,3 +106,26 @@ class FileSource:
             state = {**identity, "offset": offset, "line": line}
             yield Chunk(items, state=[(key, state)], done=self._raw.tell())
         yield Chunk([], state=[(key, None)], done=self.size)
+
+
+def open_regular_file(path: Path) -> IO[bytes]:
+    """`path` opened for reading, or a SourceError that names it and says what is wrong
+    (missing, a folder, a FIFO or device, unreadable); a FIFO is never opened (it would block)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file", code="not_found") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read: {error.strerror}", code="unreadable") from None
+    if stat.S_ISDIR(mode):
+        raise SourceError(f"{path}: is a folder, not a file", code="not_a_file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) \
+            else "a device"
+        raise SourceError(f"{path}: is {kind}, not a regular file", code="not_a_file")
+    try:
+        return path.open("rb")
+    except PermissionError:
+        raise SourceError(f"{path}: permission denied", code="unreadable") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read: {error.strerror}", code="unreadable") from None

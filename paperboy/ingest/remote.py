@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from paperboy.ingest.chunks import Chunk
@@ -32,6 +33,20 @@ _API_PAGE = 100
 _S2_FIELDS = ("title,abstract,authors,externalIds,publicationDate,year,venue,journal,url,"
               "openAccessPdf,citationCount,influentialCitationCount,referenceCount,"
               "fieldsOfStudy,publicationTypes")
+
+
+def not_a_source_kind(source: str) -> None:
+    """Raise a SourceError for a URL or an unknown `kind:` that is not an existing file."""
+    kind, sep, _ = source.partition(":")
+    if not sep or len(kind) < 2 or not kind.isalnum() or Path(source).exists():
+        return  # a path (C:\\ on Windows, a file named a:b that exists)
+    accepted = ", ".join(f"{name}:" for name in KINDS)
+    if kind in ("http", "https", "ftp"):
+        raise SourceError(f"{source}: URLs are not read directly; download the file and ingest "
+                          f"it, or use a source kind ({accepted}; see `paperboy ingest --help`)",
+                          code="unknown_kind")
+    raise SourceError(f"{source}: unknown source kind {kind!r}: use a file or one of "
+                      f"{accepted} (see `paperboy ingest --help`)", code="unknown_kind")
 
 
 def is_remote(source: str) -> bool:

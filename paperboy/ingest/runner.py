@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from paperboy.clock import Clock, system_clock
 from paperboy.ingest.chunks import Chunk
 from paperboy.ingest.files import FileSource
-from paperboy.ingest.remote import RemoteSource, is_remote
+from paperboy.ingest.remote import RemoteSource, is_remote, not_a_source_kind
 from paperboy.models import PaperRecord, RecordError, SourceError
 from paperboy.progress import Progress
 from paperboy.settings import Settings
@@ -107,6 +107,7 @@ class _Run:
             remote = RemoteSource(source, store=self.store, settings=self.settings,
                                   since=self.since, until=self.until)
             return remote.format, remote.chunks(self.progress)
+        not_a_source_kind(source)
         file = FileSource(Path(source), batch_size=self.settings.ingest_batch_size,
                           checkpoint=self.store.state)
         return file.format, file.chunks(self.progress)
