@@ -5,8 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -235,3 +240,45 @@ def test_demo_ingests_the_bundled_listing_and_shows_papers(tmp_path: Path) -> No
     assert LISTING.read_bytes() == (
         Path(__file__).resolve().parents[1] / "paperboy" / "data" / "demo_listing.txt"
     ).read_bytes()
+
+
+def _demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperboy", "demo", *args], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "200", "PAPERBOY_HOME": "",
+             "PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": "hashing-64"})
+
+
+def test_demo_on_a_busy_port_says_so_at_once_and_port_0_serves_then_cleans_up(
+        tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        started = time.monotonic()
+        refused = _demo(tmp_path, "--port", str(taken))
+        _, stderr = refused.communicate(timeout=60)
+        assert refused.returncode == 1
+        assert time.monotonic() - started < 20  # before any ingest or embedding
+        assert f"cannot listen on 127.0.0.1:{taken}: the port is in use" in stderr
+        assert "Traceback" not in stderr
+
+    demo = _demo(tmp_path, "--port", "0")
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if found := re.search(r"serving .* at (http://localhost:(\d+))", line):
+                break
+        else:
+            raise AssertionError(demo.stderr.read() if demo.stderr else "no output")
+        url, port = found.group(1), int(found.group(2))
+        assert port not in (0, 8000)
+        (home,) = tmp_path.glob("paperboy-demo-*")
+        assert (home / "paperboy.sqlite3").exists()
+        with urllib.request.urlopen(f"{url}/search?q=kernel", timeout=30) as page:
+            assert page.status == 200 and "kernel" in page.read().decode().lower()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert not list(tmp_path.glob("paperboy-demo-*"))  # the temporary home went with it

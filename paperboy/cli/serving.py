@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +27,8 @@ from paperboy.service import Paperboy, demo_sources
 from paperboy.settings import Settings
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
-PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+PortOption = Annotated[int, typer.Option(
+    min=0, max=65535, help="Port to listen on (0: any free port).")]
 
 
 @app.command()
@@ -37,10 +41,30 @@ def serve(
         "digests) on schedule.")] = True,
 ) -> None:
     """Serve the web app: pages, the JSON API (/api, /openapi.json) and Atom feeds (/feeds)."""
-    _serve(open_service(ctx, reads=True), host, port, schedule=schedule)
+    listener = listen(host, port)
+    _serve(open_service(ctx, reads=True), listener, schedule=schedule)
 
 
-def _serve(service: Paperboy, host: str, port: int, *, schedule: bool = False) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, opened before any slow work so that a port in use is
+    said at once; port 0 takes any free one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as error:
+        reason = "the port is in use (pick another with --port, or --port 0 for any free one)" \
+            if error.errno == errno.EADDRINUSE else error.strerror or str(error)
+        err.print(f"[red]error:[/] cannot listen on {host}:{port}: {reason}", highlight=False)
+        raise typer.Exit(1) from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False) -> None:
     import threading
 
     import uvicorn
@@ -48,7 +72,9 @@ def _serve(service: Paperboy, host: str, port: int, *, schedule: bool = False) -
     from paperboy.schedule import start_scheduler
     from paperboy.web.app import create_app
 
-    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    host, port = listener.getsockname()[:2]
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     app = create_app(service, base_url=service.settings.base_url or url)
     out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/] "
               "(Ctrl-C stops it)")
@@ -58,8 +84,9 @@ def _serve(service: Paperboy, host: str, port: int, *, schedule: bool = False) -
     try:
         # keep-alive longer than a queued request can wait, so a busy server does not close a
         # connection a client is about to reuse
-        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False,
-                    timeout_keep_alive=30)
+        config = uvicorn.Config(app, log_level="warning", proxy_headers=False,
+                                timeout_keep_alive=30)
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         stop.set()
 
@@ -74,10 +101,14 @@ def demo(
     = True,
     limit: Annotated[int, typer.Option(min=1, help="How many papers to list.")] = 20,
 ) -> None:
-    """Load the bundled demo corpus into a temporary home (or --home), embed it and serve it."""
+    """Load the bundled demo corpus into a temporary home (removed on exit; or --home, kept),
+    embed it and serve it."""
+    listener = listen(host, port) if serve else None
     service: Paperboy = ctx.obj
-    if ctx.parent is None or ctx.parent.params.get("home") is None:
+    temporary = ctx.parent is None or ctx.parent.params.get("home") is None
+    if temporary:
         home = Path(tempfile.mkdtemp(prefix="paperboy-demo-"))
+        ctx.call_on_close(lambda: shutil.rmtree(home, ignore_errors=True))
         service = Paperboy(Settings.load(home=home, database_url=""), progress=RichProgress(),
                            clock=service.clock)
         ctx.call_on_close(service.close)
@@ -88,16 +119,21 @@ def demo(
     except EmbedderUnavailable as error:
         err.print(f"[yellow]searching by words only: {error}", highlight=False)
     counts = service.stats()
-    if serve:
-        _serve(service, host, port)
+    if listener is not None:
+        _serve(service, listener)
         return
-    table = Table(title=f"Paperboy demo: {counts['papers']} papers "
-                        f"(home: {service.settings.home})", show_lines=False)
+    where = "temporary" if temporary else service.settings.home
+    table = Table(title=f"Paperboy demo: {counts['papers']} papers (home: {where})",
+                  show_lines=False)
     table.add_column("id", style="dim", no_wrap=True)
     table.add_column("title")
     table.add_column("code", overflow="fold")
     for paper in service.papers(limit=limit):
         table.add_row(paper["id"], paper["title"], " ".join(paper["links"]["code"]))
     out.print(table)
-    out.print(f"Showing {min(limit, counts['papers'])} of {counts['papers']}. Next: "
-              f"paperboy --home {service.settings.home} serve")
+    shown = f"Showing {min(limit, counts['papers'])} of {counts['papers']}."
+    if temporary:
+        out.print(f"{shown} The temporary home is removed now; to keep one: "
+                  "paperboy --home DIR demo --no-serve")
+    else:
+        out.print(f"{shown} Next: paperboy --home {service.settings.home} serve")
