@@ -111,3 +111,40 @@ def test_same_title_with_different_arxiv_ids_stays_two_papers(service: Paperboy)
     two = PaperRecord(source="kaggle", position="line 2", title="Introduction", arxiv_id="2")
     assert _write(service, one, two) == ["added", "added"]
     assert service.stats()["papers"] == 2
+
+
+def _kaggle_without_versions(arxiv_id: str, update_date: datetime | None) -> PaperRecord:
+    """As the 33k corpus's records: no versions, only the crawl's `update_date`."""
+    return PaperRecord(source="kaggle", position="line 1", arxiv_id=arxiv_id,
+                       title=f"Paper {arxiv_id}", abstract="An abstract.", updated=update_date)
+
+
+def test_a_paper_no_source_dates_takes_its_arxiv_ids_month_until_a_source_dates_it(
+        service: Paperboy) -> None:
+    _write(service, _kaggle_without_versions("2503.11930", datetime(2025, 3, 18, tzinfo=UTC)),
+           _kaggle_without_versions("2503.00002", datetime(2025, 7, 2, tzinfo=UTC)),
+           _kaggle_without_versions("hep-th/9901001", None),
+           PaperRecord(source="listing", position="line 1", title="No id at all",
+                       abstract="Nothing dates it."))
+    same_month = service.paper("2503.11930")  # changed only in its first month: that day
+    assert same_month["published"] == datetime(2025, 3, 18, tzinfo=UTC)
+    assert same_month["published_precision"] == "day"
+    revised = service.paper("2503.00002")  # revised later: only the month is known
+    assert (revised["published"], revised["published_precision"]) == (
+        datetime(2025, 3, 1, tzinfo=UTC), "month")
+    assert revised["updated"] == datetime(2025, 7, 2, tzinfo=UTC)
+    old = service.paper("hep-th/9901001")
+    assert (old["published"], old["published_precision"]) == (
+        datetime(1999, 1, 1, tzinfo=UTC), "month")
+    assert [p["title"] for p in service.papers()][-1] == "No id at all"  # undated: last
+
+    dated = PaperRecord(source="hf_daily", position="paper 1", arxiv_id="2503.00002",
+                        title="Paper 2503.00002", published=datetime(2025, 3, 4, 17, tzinfo=UTC))
+    assert _write(service, dated) == ["updated"]
+    revised = service.paper("2503.00002")
+    assert (revised["published"], revised["published_precision"]) == (
+        datetime(2025, 3, 4, 17, tzinfo=UTC), None)
+    assert revised["field_sources"]["published"]["source"] == "hf_daily"
+    # the undated record again leaves the source's date alone
+    assert _write(service, _kaggle_without_versions(
+        "2503.00002", datetime(2025, 7, 2, tzinfo=UTC))) == ["unchanged"]

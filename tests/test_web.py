@@ -28,6 +28,11 @@ HOSTILE = {
     "abstract": "We study $x^2 < y$ and <img src=x onerror=alert(1)> payloads in abstracts.",
 }
 
+# As the 33k corpus's records: no versions, an update long after the id's month
+UNDATED = {"id": "2509.00042", "title": "A paper dated by its arXiv id", "abstract": "Months.",
+           "authors": "Ada Month", "categories": "cs.LG", "versions": [],
+           "update_date": "2025-12-01"}
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
@@ -36,7 +41,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     hostile.write_text(json.dumps({
         "id": HOSTILE["id"], "title": HOSTILE["title"], "abstract": HOSTILE["abstract"],
         "authors": "Mallory <m@evil>", "categories": "cs.CR",
-        "versions": [{"version": "v1", "created": "Mon, 2 Nov 2026 10:00:00 GMT"}]}) + "\n")
+        "versions": [{"version": "v1", "created": "Mon, 2 Nov 2026 10:00:00 GMT"}]}) + "\n"
+        + json.dumps(UNDATED) + "\n")
     service = Paperboy(make_settings(home), embedder=HashingEmbedder(dim=64),
                        clock=FixedClock(NOW))
     service.ingest([str(demo_corpus()), *map(str, PAPER_FIXTURES), str(hostile)])
@@ -257,3 +263,17 @@ def test_the_demo_home_works_in_a_fresh_folder(tmp_path: Path) -> None:
         assert fresh.get("/api/search", params={"q": "kernel"}).json()["results"] == []
         assert fresh.get("/api/trending").json()["results"] == []
     service.close()
+
+
+def test_a_date_known_to_the_month_shows_as_a_month_and_nothing_dangles(
+        client: TestClient) -> None:
+    page = client.get(f"/papers/{UNDATED['id']}").text
+    meta = re.search(r'<p class="meta">(.*?)</p>', page, re.S)
+    assert meta is not None
+    text = " ".join(re.sub(r"<[^>]+>", "", meta.group(1)).split())
+    assert text == "First published 2025-09 · updated 2025-12-01"
+    assert 'datetime="2025-09"' in meta.group(1)
+    paper = client.get(f"/api/papers/{UNDATED['id']}").json()
+    assert (paper["published"][:10], paper["published_precision"]) == ("2025-09-01", "month")
+    found = client.get("/search", params={"q": "dated by its arXiv id"}).text
+    assert '<time class="date" datetime="2025-09">2025-09</time>' in found

@@ -60,6 +60,7 @@ class Hit:
     published: str | None
     categories: list[str]
     links: dict[str, Any]
+    published_precision: str | None = None  # "month": known to the month of its arXiv id
     matched_terms: list[str] = field(default_factory=list)
     snippet: str = ""
     title_snippet: str = ""
@@ -290,6 +291,7 @@ def paper_hit(paper: dict[str, Any], *, score: float, match: str | None = None) 
     return Hit(id=paper["id"], title=paper["title"], score=float(score),
                authors=paper["authors"], published=published.date().isoformat()
                if published else None, categories=paper["categories"], links=paper["links"],
+               published_precision=paper.get("published_precision"),
                snippet=html.escape(_lead(paper["abstract"])),
                title_snippet=html.escape(paper["title"]), match=match)
 

@@ -112,6 +112,21 @@ def parse_arxiv_id(text: str | None) -> tuple[str, str | None] | None:
     return None
 
 
+def arxiv_id_month(arxiv_id: str | None) -> tuple[int, int] | None:
+    """The year and month an arXiv id was assigned: `2503.11930` and `hep-th/9901001` carry
+    them (YYMM; arXiv began in 1991, so 91-99 are the 1900s)."""
+    parsed = parse_arxiv_id(arxiv_id)
+    if parsed is None:
+        return None
+    digits = parsed[0].rsplit("/", 1)[-1][:4]
+    if not digits.isdigit():
+        return None
+    year, month = int(digits[:2]), int(digits[2:])
+    if not 1 <= month <= 12:
+        return None
+    return (1900 + year if year >= 91 else 2000 + year), month
+
+
 def normalize_doi(text: str | None) -> str | None:
     """A DOI in its canonical lower-case form without resolver prefix; the first of several."""
     if not text:

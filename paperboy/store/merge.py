@@ -10,11 +10,11 @@ paper does not depend on the order sources were ingested in.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from paperboy.models import PaperRecord
-from paperboy.sources._text import tex_text, title_key
+from paperboy.sources._text import arxiv_id_month, tex_text, title_key
 
 # How complete and authoritative each source's metadata is, on equal versions.
 SOURCE_RANK = {
@@ -29,6 +29,9 @@ SOURCE_RANK = {
 }
 
 TITLE_KEY_LENGTH = 500
+# The `field_sources` name of a published date Paperboy worked out itself (see
+# `derived_published`); any source's own date replaces it.
+DERIVED = "derived"
 
 _FIELDS = ("arxiv_id", "doi", "title", "abstract", "authors", "categories", "published",
            "journal_ref", "comments", "license")
@@ -44,8 +47,9 @@ def empty_row(now: datetime) -> dict[str, Any]:
     return {
         "id": "", "arxiv_id": None, "doi": None, "title_key": "", "title": "", "abstract": "",
         "authors": [], "categories": [], "primary_category": None, "published": None,
-        "updated": None, "version": 0, "versions": [], "journal_ref": None, "comments": None,
-        "license": None, "links": {"abstract": None, "pdf": None, "code": [], "project": None},
+        "published_precision": None, "updated": None, "version": 0, "versions": [],
+        "journal_ref": None, "comments": None, "license": None,
+        "links": {"abstract": None, "pdf": None, "code": [], "project": None},
         "extras": {}, "field_sources": {}, "sources": {}, "first_seen": now, "last_changed": now,
     }
 
@@ -108,6 +112,14 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
 
     if record.source not in row["sources"]:
         out["sources"] = {**row["sources"], record.source: now.isoformat()}
+    if fields.get("published", {}).get("source") in (None, DERIVED):  # no source dated it
+        when, precision = derived_published(out["arxiv_id"], out["updated"])
+        if when is not None:
+            out["published"] = when
+            fields["published"] = {"source": DERIVED, "version": 0, "at": None}
+    else:
+        precision = None
+    out["published_precision"] = precision if out["published"] is not None else None
     out["title_key"] = title_key(out["title"])[:TITLE_KEY_LENGTH]
     out["primary_category"] = out["categories"][0] if out["categories"] else None
     out["id"] = out["arxiv_id"] or out["doi"] or row["id"] or title_id(out["title_key"])
@@ -115,6 +127,20 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
     if out != row:
         out["last_changed"] = now
     return out
+
+
+def derived_published(arxiv_id: str | None, updated: datetime | None,
+                      ) -> tuple[datetime | None, str | None]:
+    """The first-published date of a paper no source dated (a Kaggle record without versions),
+    with its precision: the day it last changed when that falls in the month its arXiv id was
+    assigned (so it changed only in its first month: that day, or at most weeks after v1), else
+    the id's month ("month"); (None, None) without an arXiv id."""
+    month = arxiv_id_month(arxiv_id)
+    if month is None:
+        return None, None
+    if updated is not None and (updated.year, updated.month) == month:
+        return updated, "day"
+    return datetime(*month, 1, tzinfo=UTC), "month"
 
 
 def _merge_versions(stored: list[dict[str, Any]], record: PaperRecord) -> list[dict[str, Any]]:

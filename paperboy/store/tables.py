@@ -62,6 +62,8 @@ papers = Table(
     Column("categories", Json, nullable=False),
     Column("primary_category", String(64), index=True),
     Column("published", UTCDateTime, index=True),
+    # None: a source's own date; "day" or "month": worked out from the arXiv id (store/merge.py)
+    Column("published_precision", String(8)),
     Column("updated", UTCDateTime),
     Column("version", Integer, nullable=False, default=0),
     Column("versions", Json, nullable=False),

@@ -18,6 +18,17 @@ templates = Jinja2Templates(env=Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True))
 templates.env.globals["windows"] = list(WINDOWS)
 templates.env.filters["day"] = lambda value: (value or "")[:10]
+
+
+def shown_date(item: Any) -> str:
+    """A paper's or a hit's first-published date as precise as it is known: `2025-03-18`, or
+    `2025-03` for one known only to the month of its arXiv id."""
+    get = item.get if isinstance(item, dict) else lambda name: getattr(item, name, None)
+    published = get("published") or ""
+    return published[:7] if get("published_precision") == "month" else published[:10]
+
+
+templates.env.filters["when"] = shown_date
 templates.env.filters["query"] = lambda params: urlencode(
     {k: v for k, v in params.items() if v not in (None, "", False)})
 
