@@ -1,11 +1,13 @@
-"""The daily chain, in order: harvest the configured sources since the last harvest, refresh the
-GitHub stars, embed the new papers, send the digests that are due. Each step's outcome (counts or
+"""The daily chain, in order: harvest the configured sources since the last harvest, embed the
+new papers, refresh the GitHub stars, send the digests that are due (embedding first: search
+needs it, and it must not wait behind thousands of star checks). Each step's outcome (counts or
 error) is recorded, and a failed step does not stop the later ones: digests still go out with
 the papers already stored.
 
-`paperboy daily` runs the chain once (for cron); `paperboy serve` calls `tick` every few
-minutes, which runs the chain once a day (from `DAILY_HOUR_UTC` on, or at once when nothing was
-ever harvested) and sends due digests on every tick (readers have their own hours).
+`paperboy daily` runs the chain once (for cron); `paperboy serve` calls `tick` at start and
+then every few minutes, which runs the chain once a day (from `DAILY_HOUR_UTC` on, or at once
+when nothing was ever harvested) and sends due digests on every tick (readers have their own
+hours).
 
 Replicas (many `serve` processes, or cron on many hosts, on one database) share the work through
 two leases in the store (`store/leases.py`): `daily` for harvest, stars and embedding, `digest`
@@ -80,14 +82,16 @@ def tick(service: Paperboy, *, holder: str | None = None) -> list[StepOutcome]:
 
 
 def start_scheduler(service: Paperboy, stop: threading.Event) -> threading.Thread:
-    """A daemon thread calling `tick` until `stop` is set; errors are logged, never fatal."""
+    """A daemon thread calling `tick` at once and then every `schedule_interval_s` until `stop`
+    is set; errors are logged, never fatal."""
 
     def loop() -> None:
-        while not stop.wait(service.settings.schedule_interval_s):
+        while not stop.is_set():
             try:
                 tick(service)
             except Exception:  # noqa: BLE001 - the server must outlive a bad tick
                 log.exception("scheduled run failed")
+            stop.wait(service.settings.schedule_interval_s)
 
     thread = threading.Thread(target=loop, name="paperboy-schedule", daemon=True)
     thread.start()
@@ -105,6 +109,9 @@ def _step(service: Paperboy, name: str,
         service.store.runs.finish(run_id, now(), counts={}, error=message)
         log.warning("daily step %s failed: %s", name, message)
         return StepOutcome(name, False, {}, message)
+    except BaseException:  # Ctrl-C, a stopping server: say so rather than "running" forever
+        service.store.runs.interrupted(run_id, now())
+        raise
     failures = "; ".join(counts.pop("errors", [])[:3]) or None
     service.store.runs.finish(run_id, now(), counts=counts, error=failures)
     return StepOutcome(name, failures is None, counts, failures)
@@ -112,7 +119,7 @@ def _step(service: Paperboy, name: str,
 
 def _chain(service: Paperboy) -> list[StepOutcome]:
     return [_step(service, name, action)
-            for name, action in (("harvest", _harvest), ("signals", _signals), ("embed", _embed))]
+            for name, action in (("harvest", _harvest), ("embed", _embed), ("signals", _signals))]
 
 
 def _daily_due(service: Paperboy, now: datetime) -> bool:
@@ -167,8 +174,18 @@ def status(service: Paperboy) -> dict[str, Any]:
     by_status: dict[str, int] = {}
     for reader in readers:
         by_status[reader["status"]] = by_status.get(reader["status"], 0) + 1
+    now = service.clock()
     runs = {step: {"started_at": run["started_at"].isoformat(),
                    "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
-                   "status": run["status"], "counts": run["counts"], "error": run["error"]}
+                   "status": _status(service, step, run["status"], now),
+                   "counts": run["counts"], "error": run["error"]}
             for step, run in service.store.runs.latest().items()}
     return {**service.stats(), "readers": by_status, "runs": runs}
+
+
+def _status(service: Paperboy, step: str, recorded: str, now: datetime) -> str:
+    """A step recorded as running whose lease nobody holds was killed (kill -9, a crash)."""
+    lease = "digest" if step == "digest" else "daily"
+    if recorded == "running" and service.store.leases.holder(lease, now=now) is None:
+        return "interrupted"
+    return recorded

@@ -243,7 +243,7 @@ def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox,
         reader["follows"]
     code, out = run("daily", "--json")  # at 06:00 UTC, before the reader's hour (07:00)
     steps = {step["step"]: step for step in json.loads(out)}
-    assert list(steps) == ["harvest", "signals", "embed", "digest"]
+    assert list(steps) == ["harvest", "embed", "signals", "digest"]
     assert steps["harvest"]["ok"] and steps["harvest"]["counts"]["added"] > 200
     assert steps["embed"]["ok"] and steps["embed"]["counts"]["embedded"] > 200
     assert not steps["signals"]["ok"]  # no GitHub here: recorded, and the chain went on

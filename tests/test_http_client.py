@@ -15,7 +15,13 @@ import pytest
 from conftest import FIXTURES
 
 from paperboy.models import SourceError
-from paperboy.sources.http import DEFAULT_USER_AGENT, FetchError, HttpClient, parse_retry_after
+from paperboy.sources.http import (
+    DEFAULT_USER_AGENT,
+    FetchError,
+    HostUnreachable,
+    HttpClient,
+    parse_retry_after,
+)
 from tests.httpserver import LocalServer, Reply
 
 
@@ -210,13 +216,35 @@ def test_exhausted_retries_name_url_status_and_attempts(
 def test_exhausted_retries_on_connection_errors_have_no_status(fake: FakeTime) -> None:
     with LocalServer() as srv:
         url = srv.url("/gone")  # the port is free again once the server is closed
-    with HttpClient(retries=2, sleep=fake.sleep, clock=fake.clock) as client:
+    with HttpClient(retries=2, sleep=fake.sleep, clock=fake.clock,
+                    unreachable_after=10) as client:
         with pytest.raises(FetchError) as info:
             client.get(url)
 
     assert info.value.status is None
     assert info.value.attempts == 3
     assert "after 3 attempts" in str(info.value)
+
+
+def test_a_host_that_refuses_connections_is_given_up_on_and_not_tried_again(
+        server: LocalServer, fake: FakeTime) -> None:
+    with LocalServer() as srv:
+        gone = srv.url("/gone")  # nothing listens there once the server is closed
+    server.route("/ok", Reply(200, b"fine"))
+    with HttpClient(retries=4, sleep=fake.sleep, clock=fake.clock) as client:
+        with pytest.raises(HostUnreachable) as first:
+            client.get(gone)
+        assert first.value.attempts == 3 and fake.sleeps == [1.0, 2.0]
+        assert "gave up on 127.0.0.1 after 3 failed connection attempts in a row" in \
+            str(first.value)
+        assert "Connection refused" in str(first.value)
+        for path in ("/gone", "/other"):  # every later request to it: at once, no waiting
+            with pytest.raises(HostUnreachable) as later:
+                client.get(gone.replace("/gone", path))
+            assert later.value.attempts == 0 and "not tried" in str(later.value)
+        assert fake.sleeps == [1.0, 2.0]
+        # another host is not affected
+        assert client.get(server.url("/ok").replace("127.0.0.1", "localhost")).text == "fine"
 
 
 def test_backoff_grows_exponentially_and_is_capped(server: LocalServer, fake: FakeTime) -> None:

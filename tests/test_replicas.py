@@ -148,7 +148,7 @@ def test_two_schedulers_ticking_at_once_run_the_chain_once_and_send_one_digest_e
             thread.start()
         for thread in threads:
             thread.join()
-        assert sorted(outcomes.values()) == [[], ["harvest", "signals", "embed", "digest"]]
+        assert sorted(outcomes.values()) == [[], ["harvest", "embed", "signals", "digest"]]
         assert inbox.by_recipient() == dict.fromkeys(READERS, 1)
         for n in range(2):  # later ticks: the chain ran today, the digests went out
             assert [o.step for o in tick(services[n], holder=f"replica{n}")] == ["digest"]

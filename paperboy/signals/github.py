@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from paperboy.sources.http import FetchError, HttpClient, parse_retry_after
+from paperboy.sources.http import FetchError, HostUnreachable, HttpClient, parse_retry_after
 
 CheckStatus = Literal["ok", "unchanged", "moved", "gone", "failed"]
 
@@ -252,6 +252,8 @@ class GitHubStars:
                 response = self._http.get(
                     url, headers=headers, follow_redirects=False, pass_statuses=_PASS_STATUSES
                 )
+            except HostUnreachable:
+                raise  # not this repository's failure: the run stops (signals/refresh.py)
             except FetchError as exc:
                 raise _CheckFailed(f"could not check {repo} on GitHub: {exc}") from exc
             self._note_rate_limit(response)

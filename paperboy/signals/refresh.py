@@ -20,6 +20,7 @@ from sqlalchemy import select
 from paperboy.models import Filters, Signal
 from paperboy.progress import Progress
 from paperboy.signals.github import GitHubStars, RepoCheck, repo_name
+from paperboy.sources.http import HostUnreachable
 from paperboy.store import Store
 from paperboy.store.filters import paper_filters
 from paperboy.store.tables import papers
@@ -73,7 +74,13 @@ def refresh_stars(store: Store, checker: GitHubStars, progress: Progress, *,
     progress.start("checking GitHub stars", total=len(due), unit="repos")
     for done, repo in enumerate(due, start=1):
         before = known.get(repo)
-        check = checker.check(repo, before.get("etag") if before else None)
+        try:
+            check = checker.check(repo, before.get("etag") if before else None)
+        except HostUnreachable as error:  # offline: the rest would fail the same way
+            left = len(due) - done + 1
+            summary.failed += left
+            summary.errors.append(f"{error}; {left:,} repositories not checked")
+            break
         _record(store, check, linked[repo], first=before is None or before["stars"] is None)
         summary.repositories += 1
         _count(summary, check)

@@ -28,6 +28,12 @@ class Runs:
                 finished_at=now, status="failed" if error else "ok", counts=counts,
                 error=error))
 
+    def interrupted(self, run_id: int, now: datetime) -> None:
+        """The run stopped before its step finished (Ctrl-C, a server shutting down)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(_runs).where(_runs.c.id == run_id).values(
+                finished_at=now, status="interrupted", error="interrupted before it finished"))
+
     def latest(self) -> dict[str, dict[str, Any]]:
         """The last run of each step."""
         newest = select(_runs.c.step, func.max(_runs.c.id).label("id")).group_by(
