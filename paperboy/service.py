@@ -17,9 +17,9 @@ from typing import Any
 
 from paperboy.clock import Clock, system_clock
 from paperboy.digest.compose import Digest
+from paperboy.digest.mailbox import mail_transport
 from paperboy.digest.render import render as render_digest
 from paperboy.digest.run import Composer, DigestRun, next_day, send_digests
-from paperboy.digest.send import SmtpConfig, SmtpSender
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.hybrid import Mode, Searcher, SearchResult, Sort
@@ -318,13 +318,9 @@ class Paperboy:
     def send_digests(self, *, day: date | None = None,
                      now: datetime | None = None) -> DigestRun:
         """Send the digests that are due (or every active reader's for `day`)."""
-        sender, mail_from = None, ""
-        if self.settings.smtp_url:
-            config = SmtpConfig.from_url(self.settings.smtp_url)
-            sender = SmtpSender(config, concurrency=self.settings.digest_concurrency,
-                                retries=self.settings.smtp_retries,
-                                backoff_s=self.settings.smtp_backoff_s)
-            mail_from = config.sender
+        sender, mail_from = mail_transport(
+            self.settings.smtp_url, concurrency=self.settings.digest_concurrency,
+            retries=self.settings.smtp_retries, backoff_s=self.settings.smtp_backoff_s)
         now = now or self.clock()
         return send_digests(self.store, composer_for=lambda readers: self._composer(readers, now),
                             sender=sender, links=self.links(), mail_from=mail_from,

@@ -54,7 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
             "empty means a random key kept in HOME/secret_key (set one key for all replicas)."),
     Setting("smtp_url", "", "SMTP server for emails: smtp://user:password@host:587 (STARTTLS "
             "on 587 or with ?starttls=1), smtps://host:465 (TLS); ?from=address sets the "
-            "sender. Empty means Paperboy sends no email. Environment only."),
+            "sender. file:DIR writes each email to that folder as an .eml file and logs its "
+            "links (one person, no mail server). Empty means Paperboy sends no email. "
+            "Environment only."),
     Setting("digest_send_empty", False, "Send a digest even when a reader has nothing new."),
     Setting("digest_concurrency", 4, "Digests sent at once (SMTP connections)."),
     Setting("smtp_retries", 3, "Retries of a message the SMTP server deferred (4xx) or could "

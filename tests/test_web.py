@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import feedparser
@@ -57,12 +59,11 @@ def _inline_scripts(html: str) -> list[str]:
     return re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)
 
 
-def test_home_shows_latest_papers_trending_subscribe_box_and_feeds(client: TestClient) -> None:
+def test_home_shows_latest_papers_trending_and_feeds(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "<title>Paperboy: new and trending research papers</title>" in page.text
     assert page.text.count('class="card"') >= 5
-    assert 'action="/subscribe"' in page.text and "once a day" in page.text
     assert 'type="application/atom+xml"' in page.text and "/feeds/trending.xml" in page.text
 
 
@@ -174,13 +175,15 @@ def test_request_and_query_limits(client: TestClient) -> None:
 
 
 def test_subscribe_without_a_mail_server_says_so_and_stores_nothing(client: TestClient) -> None:
-    page = client.get("/")
+    home = client.get("/").text
+    assert 'action="/subscribe"' not in home and 'href="/signin"' not in home  # not offered
+    page = client.get("/signin")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     forged = client.post("/subscribe", data={"email": "reader@example.org"})
     assert forged.status_code == 403
     answer = client.post("/subscribe", data={"email": "reader@example.org", "csrf": token})
     assert answer.status_code == 503
-    assert "not set up to send email" in answer.text and "Nothing was stored" in answer.text
+    assert "sends no email" in answer.text and "Nothing was stored" in answer.text
     service: Paperboy = client.app.state.service  # type: ignore[attr-defined]
     assert service.store.readers.by_email("reader@example.org") is None
 
@@ -277,3 +280,34 @@ def test_a_date_known_to_the_month_shows_as_a_month_and_nothing_dangles(
     assert (paper["published"][:10], paper["published_precision"]) == ("2025-09-01", "month")
     found = client.get("/search", params={"q": "dated by its arXiv id"}).text
     assert '<time class="date" datetime="2025-09">2025-09</time>' in found
+
+
+def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
+        tmp_path: Path) -> None:
+    """PAPERBOY_SMTP_URL=file:DIR: each email is an .eml file there, and its links work."""
+    mailbox = tmp_path / "mail"
+    service = Paperboy(make_settings(tmp_path / "home", smtp_url=f"file:{mailbox}",
+                                     digest_send_empty=True),
+                       embedder=HashingEmbedder(dim=64), clock=FixedClock(NOW))
+    service.ingest([str(demo_corpus())])
+    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+        home = web.get("/").text
+        assert 'action="/subscribe"' in home and "once a day" in home
+        token = re.search(r'name="csrf" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
+        answer = web.post("/subscribe", data={"email": "ada@example.org", "csrf": token})
+        assert answer.status_code == 200, answer.text
+        (written,) = mailbox.glob("*.eml")
+        message = BytesParser(policy=policy.default).parsebytes(written.read_bytes())
+        assert message["To"] == "ada@example.org" and message["Date"] is not None
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        link = re.search(rf"{re.escape(BASE)}(/confirm\S+)", body.get_content())
+        assert link is not None
+        confirmed = web.get(link.group(1))
+        assert confirmed.status_code == 200
+        reader = service.store.readers.by_email("ada@example.org")
+        assert reader is not None and reader["status"] == "active"
+        digest_run = service.send_digests(day=NOW.date())
+        assert digest_run.as_dict()["sent"] == 1
+        assert len(list(mailbox.glob("*.eml"))) == 2
+    service.close()

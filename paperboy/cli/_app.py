@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
@@ -47,7 +46,7 @@ def hoist_home(args: list[str]) -> list[str]:
 
 
 class _Commands(TyperGroup):
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer vendors Click
         return super().parse_args(ctx, hoist_home(args))
 
 

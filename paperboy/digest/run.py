@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from paperboy.digest.compose import Digest, Edition, default_since
 from paperboy.digest.render import message
-from paperboy.digest.send import Delivery, Outgoing, SmtpSender
+from paperboy.digest.send import Delivery, Outgoing, Transport
 from paperboy.progress import Progress
 from paperboy.readers.accounts import Links
 from paperboy.signals.trending import TrendingEntry
@@ -109,7 +109,7 @@ class Composer:
 
 
 def send_digests(store: Store, *, composer_for: Callable[[list[dict[str, Any]]], Composer],
-                 sender: SmtpSender | None, links: Links, mail_from: str, base_url: str,
+                 sender: Transport | None, links: Links, mail_from: str, base_url: str,
                  progress: Progress, now: datetime, day: date | None = None,
                  send_empty: bool = False) -> DigestRun:
     """Send every due digest; see the module docstring."""

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 Security = Literal["plain", "starttls", "tls"]
@@ -237,6 +237,13 @@ class Delivery:
     code: int | None = None
     error: str | None = None
     attempts: int = 0
+
+
+class Transport(Protocol):
+    """What delivers Outgoing messages: `SmtpSender`, or `digest/mailbox.py`'s folder."""
+
+    def send(self, outgoing: Sequence[Outgoing],
+             on_result: Callable[[Delivery], None] | None = None) -> list[Delivery]: ...
 
 
 class _Failure(NamedTuple):

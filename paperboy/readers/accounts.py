@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -183,5 +184,8 @@ class Accounts:
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
+        message["Date"] = format_datetime(self.clock())  # RFC 5322 requires it
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or
+                                           "paperboy.local")
         message.set_content(body)
         return message

@@ -1,4 +1,5 @@
-"""Email for readers' one-off messages (confirmation, sign-in), over the configured SMTP."""
+"""Email for readers' one-off messages (confirmation, sign-in), over the configured SMTP server
+or mailbox folder (`digest/mailbox.py`)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ class MailError(RuntimeError):
 def smtp_mailer(settings: Settings) -> tuple[Mailer | None, str]:
     """A function that sends one message now, and the sender address; (None, "") when no
     SMTP server is configured."""
-    if not settings.smtp_url:
-        return None, ""
-    from paperboy.digest.send import Outgoing, SmtpConfig, SmtpSender
+    from paperboy.digest.mailbox import mail_transport
+    from paperboy.digest.send import Outgoing
 
-    config = SmtpConfig.from_url(settings.smtp_url)
-    sender = SmtpSender(config, concurrency=1, retries=2, backoff_s=0.5)
+    sender, mail_from = mail_transport(settings.smtp_url, concurrency=1, retries=2,
+                                       backoff_s=0.5)
+    if sender is None:
+        return None, ""
 
     def send(message: EmailMessage) -> None:
         (delivery,) = sender.send([Outgoing(key=str(message["To"]), to=str(message["To"]),
@@ -29,4 +31,4 @@ def smtp_mailer(settings: Settings) -> tuple[Mailer | None, str]:
             raise MailError(f"the mail server did not take the message to {message['To']}: "
                             f"{delivery.error}")
 
-    return send, config.sender
+    return send, mail_from

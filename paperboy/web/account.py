@@ -22,8 +22,8 @@ _MESSAGES = {
     "invalid": "That does not look like an email address.",
     "rate_limited": "Too many requests for this address or from your network; try again in "
                     "an hour.",
-    "no_email": "This Paperboy server is not set up to send email (no SMTP server is "
-                "configured), so it cannot subscribe anyone. Nothing was stored.",
+    "no_email": "This Paperboy server sends no email, so subscribing and signing in by "
+                "email are not available here. Nothing was stored.",
 }
 
 

@@ -38,5 +38,6 @@ def render(request: Request, name: str, context: dict[str, Any], *,
     from paperboy.web.account import current_reader
 
     context = {"feeds": [], "reader": current_reader(request),
+               "can_mail": request.app.state.accounts.mailer is not None,
                "csrf_token": request.app.state.sessions.csrf_token(request), **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
