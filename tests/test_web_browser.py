@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 from browser import free_port, screenshot, serving, watched_page
@@ -138,6 +139,51 @@ def test_typing_a_query_updates_the_results_in_place(page: Page) -> None:
     page.reload()
     expect(page.locator("#q")).to_have_value("speech tokenizers")
     assert _result_titles(page) == second
+
+
+def test_back_and_forward_restore_the_query_filters_and_results(page: Page) -> None:
+    page.goto("/search")
+    assert page.locator("input[type=search]").count() == 1  # one search box on this page
+    _type_query(page, "kernel thinning")
+    expect(page.locator("#results article .card-title").first).to_contain_text("Kernel Thinning")
+    page.get_by_label("has code").check()
+    expect(page).to_have_url(re.compile(r"has_code=true"))
+    page.wait_for_load_state("networkidle")
+    with_code = _result_titles(page)
+    page.get_by_label("has code").uncheck()
+    _type_query(page, "speech tokenizers")
+    expect(page.locator("#results article .card-title").first).to_have_text(
+        FRESH["speech"]["title"])
+
+    def shown() -> tuple[str, bool]:
+        return page.locator("#q").input_value(), page.get_by_label("has code").is_checked()
+
+    for _ in range(6):  # typing may have pushed a state or two in between
+        page.go_back()
+        page.wait_for_load_state()
+        query = re.search(r"[?&]q=([^&]*)", page.url)
+        # what the page shows is what its URL says
+        assert shown() == ((unquote_plus(query.group(1)) if query else ""),
+                           "has_code=true" in page.url)
+        if "has_code=true" in page.url:
+            break
+    assert shown() == ("kernel thinning", True)
+    assert _result_titles(page) == with_code
+    while "speech" not in page.url:
+        page.go_forward()
+        page.wait_for_load_state()
+    assert shown() == ("speech tokenizers", False)
+    expect(page.locator("#results article .card-title").first).to_have_text(
+        FRESH["speech"]["title"])
+
+
+def test_a_pasted_arxiv_id_or_url_opens_the_paper(page: Page) -> None:
+    page.goto("/search")
+    page.locator("#q").fill(f"https://arxiv.org/abs/{MATH_PAPER}v2")
+    expect(page).to_have_url(re.compile(rf"/papers/{re.escape(MATH_PAPER)}$"))
+    expect(page.locator("h1")).to_contain_text("dyadic")
+    page.goto(f"/search?q={MATH_PAPER}")  # the header box, or a link, likewise
+    expect(page).to_have_url(re.compile(rf"/papers/{re.escape(MATH_PAPER)}$"))
 
 
 def test_category_filter_narrows_the_results_to_that_category(page: Page) -> None:
@@ -293,6 +339,11 @@ def test_keyboard_reaches_skip_link_and_header_search(page: Page) -> None:
                                   "/trending?window=month"])
 def test_phone_viewport_has_no_horizontal_scrolling(page: Page, path: str) -> None:
     page.goto(path)
+    if path.startswith("/search"):  # the filters fold away until asked for
+        expect(page.locator("#filters")).not_to_have_attribute("open", "")
+        expect(page.get_by_label("has code")).to_be_hidden()
+        results = page.locator("#results article").first.bounding_box()
+        assert results is not None and results["y"] < 844, "the results start below the fold"
     widths = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"{path} is {widths[0]} px wide on a {widths[1]} px screen"
     if path == "/":

@@ -112,8 +112,7 @@ def search(
     for text in queries:
         result = service.search(text, limit=limit, offset=offset, mode=mode,  # type: ignore[arg-type]
                                 filters=filters, sort=sort)  # type: ignore[arg-type]
-        for notice in result.notices:
-            err.print(f"[yellow]{notice}", highlight=False)
+        _print_notices(result.notices)
         if as_json:
             print(json.dumps([hit.as_dict() for hit in result.hits], ensure_ascii=False),
                   flush=True)
@@ -131,13 +130,12 @@ def similar(
 ) -> None:
     """Papers similar to a stored paper, by its vector (no model call), else by shared words."""
     try:
-        result = open_service(ctx, reads=True).similar(paper_id, limit=limit,
-                                       filters=search_filters(since, until, category, has_code))
+        result = open_service(ctx, reads=True).similar(
+            paper_id, limit=limit, filters=search_filters(since, until, category, has_code))
     except PaperNotFound as error:
         err.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from None
-    for notice in result.notices:
-        err.print(f"[yellow]{notice}", highlight=False)
+    _print_notices(result.notices)
     if as_json:
         print(json.dumps([hit.as_dict() for hit in result.hits], ensure_ascii=False))
     else:
@@ -238,3 +236,12 @@ def reindex(ctx: typer.Context) -> None:
              if service.settings.milvus_uri else "")
     out.print(f"Indexed {counts['lexical']:,} papers by words and {counts['vectors']:,} "
               f"by vector{where}.")
+
+
+def _print_notices(notices: list[str]) -> None:
+    """The search's notices, with what the operator can do about missing vectors (the web
+    shows visitors the notices alone)."""
+    for notice in notices:
+        err.print(f"[yellow]{notice}", highlight=False)
+    if any("vector yet" in notice for notice in notices):
+        err.print("[yellow]Run `paperboy embed` to search by meaning too.", highlight=False)

@@ -226,7 +226,7 @@ class Searcher:
                     result.hits.append(hit)
             return result
         result.notices.append("This paper has no vector yet: similar papers are found by "
-                              "shared words (run `paperboy embed` for similarity by meaning).")
+                              "shared words.")
         lexical = self.lexical.more_like_this(paper["id"], limit=limit, filters=filters)
         papers = self.store.papers_by_ids([h.id for h in lexical])
         for found_hit in lexical:
@@ -243,8 +243,7 @@ class Searcher:
         (the model is then never loaded)."""
         index = self._vectors()
         if index is None or len(index) == 0:
-            notices.append("Searching by words only: no paper has a vector yet "
-                           "(run `paperboy embed`).")
+            notices.append("Searching by words only: no paper has a vector yet.")
             return None
         try:
             embedder = self._embedder()

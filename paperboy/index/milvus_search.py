@@ -142,7 +142,7 @@ class MilvusSearcher:
             found = self.collection.by_vector(vector, limit=limit, expr=expr)
         else:
             result.notices.append("This paper has no vector yet: similar papers are found by "
-                                  "shared words (run `paperboy embed` for similarity by meaning).")
+                                  "shared words.")
             words = dict.fromkeys(s for w in _STOP.analyze(f"{paper['title']}\n{paper['abstract']}")
                                   for s in word_stems(w))
             found = self.collection.by_words(" ".join(words), limit=limit, expr=expr) \
@@ -167,8 +167,7 @@ class MilvusSearcher:
             return None
         embedded = self.collection.embedded()
         if embedded == 0 or embedder.dim != self.collection.dim:
-            notices.append("Searching by words only: no paper has a vector yet "
-                           "(run `paperboy embed`).")
+            notices.append("Searching by words only: no paper has a vector yet.")
             return None
         papers = self._paper_count()
         if embedded < papers:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperboy.index.hybrid import MODES, SORTS, PaperNotFound
+from paperboy.index.hybrid import MODES, SORTS, PaperNotFound, looked_up_id
 from paperboy.models import Filters
 from paperboy.store.readers import reader_key
 from paperboy.web import api
@@ -58,6 +58,13 @@ def _search_page(request: Request, filters: Filters, q: str, mode: str,
     mode = mode if mode in MODES else "hybrid"
     sort = sort if sort in SORTS else "relevance"
     q = q.strip()
+    named = looked_up_id(q)
+    paper = api.service_of(request).store.paper(named) if named else None
+    if paper is not None:  # a pasted arXiv id, URL or DOI: the paper itself
+        url = f"/papers/{paper['id']}"
+        if request.headers.get("HX-Request") == "true":  # typed into the live search box
+            return Response(headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
     results = (api.search_page(request, q, filters, limit=PER_PAGE,
                                offset=(page - 1) * PER_PAGE, mode=mode, sort=sort)
                if q else None)
@@ -66,7 +73,7 @@ def _search_page(request: Request, filters: Filters, q: str, mode: str,
               "sort": sort if sort != "relevance" else None}
     context = {"title": f"{q} – Paperboy search" if q else "Search – Paperboy", "q": q,
                "mode": mode, "sort": sort, "filters": filters, "results": results,
-               "page": page,
+               "page": page, "search_page": True,
                "params": params, "modes": {"hybrid": "both", "lexical": "words",
                                            "semantic": "meaning"},
                "feeds": [_feed(f"Search: {q}", "/feeds/search.xml?" + _query(params))]

@@ -56,7 +56,12 @@
       if (params[name] === "") delete params[name];
     });
   });
-  document.addEventListener("DOMContentLoaded", function () { renderMath(document.body); });
+  document.addEventListener("DOMContentLoaded", function () {
+    renderMath(document.body);
+    // The search filters fold away on a phone; on a wider screen they start open.
+    var filters = document.getElementById("filters");
+    if (filters && window.matchMedia("(min-width: 700px)").matches) filters.open = true;
+  });
   // htmx:load names the content a swap brought in; htmx:afterSwap's target is the replaced
   // element, already detached after an outerHTML swap (the search results).
   document.addEventListener("htmx:load", function (event) {
