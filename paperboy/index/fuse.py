@@ -7,6 +7,15 @@ normalised per query to z-scores over the candidates, so BM25 (unbounded) and co
 band of [-1, 1]) add up as "how far above this query's usual". On ../shared/eval it beat RRF on
 every query type (bench/quality.py).
 
+The weight of meaning grows with the query's length (`meaning_weight`): query length is the
+oldest pre-retrieval predictor of how a query will fare (He and Ounis, "Inferring Query
+Performance Using Pre-retrieval Predictors", SPIRE 2004). A query of a few words is mostly a
+name or a term (an acronym, a system, a dataset), which BM25 matches exactly and a sentence
+encoder embeds poorly (Sciavolino et al., "Simple Entity-Centric Questions Challenge Dense
+Retrievers", EMNLP 2021); a long one describes a need in words the papers may not use, where
+meaning helps most. On ../shared/eval this raised hybrid search on dev2 at both scales and on
+keyword queries most (bench/quality.py), and nearby choices of the two constants measured alike.
+
 Reciprocal rank fusion (Cormack, Clarke and Büttcher, "Reciprocal Rank Fusion outperforms
 Condorcet and individual Rank Learning Methods", SIGIR 2009): a document's fused score is
 the sum over retrievers of `weight / (k + rank)`. It needs no score calibration between BM25 and
@@ -18,6 +27,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 RRF_K = 60
+# meaning counts half as much as words up to MEANING_HALF_UP_TO content words, and as much as
+# words from MEANING_FULL_FROM on, in proportion between
+MEANING_HALF_UP_TO = 4
+MEANING_FULL_FROM = 8
+
+
+def meaning_weight(content_words: int) -> float:
+    """The weight of the semantic scores beside the lexical ones' 1, for a query of this many
+    content (non-stop) words; see the module docstring."""
+    return min(1.0, max(0.5, content_words / MEANING_FULL_FROM))
 
 
 def reciprocal_rank_fusion(rankings: Mapping[str, Sequence[str]], *, k: int = RRF_K,

@@ -19,9 +19,9 @@ from typing import Any, Literal
 import numpy as np
 
 from paperboy.embed import Embedder, EmbedderUnavailable
-from paperboy.index.fuse import convex_combination
+from paperboy.index.fuse import convex_combination, meaning_weight
 from paperboy.index.lexical import LexicalHit, LexicalHits, LexicalIndex
-from paperboy.index.lexical_query import parse_user_query, query_filters
+from paperboy.index.lexical_query import is_stop_word, parse_user_query, query_filters
 from paperboy.index.vectors import VectorIndex
 from paperboy.models import Filters
 from paperboy.sources._text import title_key
@@ -32,10 +32,8 @@ MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")
 Sort = Literal["relevance", "newest"]
 SORTS: tuple[Sort, ...] = ("relevance", "newest")
 MAX_DEPTH = 1000
-# Words and meaning count alike: the untuned choice (Bruch et al. find the convex combination
-# robust to its weight), and on ../shared/eval the best or near it on every query type.
-FUSION_WEIGHTS = {"lexical": 1.0, "semantic": 1.0}
 MAX_QUERY_CHARS = 4000
+_WORD = re.compile(r"[^\W_]+")
 
 _ID = re.compile(
     r"^\s*(?:arxiv:\s*)?(?:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)?"
@@ -179,8 +177,11 @@ class Searcher:
             if cosines:  # a paper with no vector yet is neither near nor far: the mean
                 neutral = sum(cosines.values()) / len(cosines)
                 cosines.update((h.id, neutral) for h in lexical if h.id not in cosines)
+            words = sum(1 for word in _WORD.findall(meaning.lower()) if not is_stop_word(word))
             ranked = convex_combination({"lexical": {h.id: h.score for h in lexical},
-                                         "semantic": cosines}, weights=FUSION_WEIGHTS)
+                                         "semantic": cosines},
+                                        weights={"lexical": 1.0,
+                                                 "semantic": meaning_weight(words)})
         exact = self._exact_title(meaning, filters, allowed)
         if exact:
             score = ranked[0][1] if ranked else 1.0

@@ -54,6 +54,11 @@ METRIC = "cos"
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
 EXPANSION_SEARCH = 128
+# A beam of 128 finds 0.97 of the true top 10 on 33k arXiv vectors but only 0.90 of the top 100
+# that hybrid search fuses (and method queries lost 0.1 nDCG@10 to it); a beam of 2.5x the
+# results asked finds 0.96 of the top 100 and made hybrid equal to exact search there
+# (bench/quality.py, 2026-12-01).
+BEAM_PER_RESULT = 2.5
 # Up to this many vectors a search scans them all (usearch's SIMD exact search, ~65 ns a
 # vector: ~2 ms at the threshold, a tenth of embedding the query on a CPU) and is exact.
 # Above it the graph answers in ~1 ms. Uniformly random 384-d vectors, the worst case for any
@@ -475,6 +480,9 @@ class HnswIndex:
         id_of_key = self._id_of_key
         scan = total <= self.full_scan_threshold
         while True:
+            if not scan:  # the beam grows with the results asked (see BEAM_PER_RESULT)
+                self._index.expansion_search = max(self.expansion_search,
+                                                   math.ceil(BEAM_PER_RESULT * count))
             matches = self._index.search(query, count, exact=scan, threads=1)
             hits = []
             found = zip(matches.keys.tolist(), matches.distances.tolist(), strict=True)
