@@ -10,7 +10,7 @@ what they check does not depend on the day or the hour they run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -33,3 +33,20 @@ class FixedClock:
     def advance(self, delta: timedelta) -> datetime:
         self.at += delta
         return self.at
+
+
+class ShiftedClock:
+    """The system clock moved back by whole days, so that it stands on `day` now and runs on
+    from there: the demo's clock when its data is older than today (trending and "today" are
+    then as they were on the data's last day)."""
+
+    def __init__(self, day: date, *, clock: Clock = system_clock) -> None:
+        self._clock = clock
+        self.shift = timedelta(days=(clock().date() - day).days)
+
+    @property
+    def as_of(self) -> date:
+        return self().date()
+
+    def __call__(self) -> datetime:
+        return self._clock() - self.shift

@@ -45,9 +45,12 @@ def demo_corpus() -> Path:
 
 
 def demo_sources() -> list[Path]:
-    """Everything `paperboy demo` loads: the listing, and recent papers with dates, authors and
-    categories (so the daily and category pages have something to show)."""
-    return [demo_corpus(), Path(str(resources.files("paperboy") / "data" / "demo_recent.jsonl"))]
+    """Everything `paperboy demo` loads: the listing, recent papers with dates, authors and
+    categories (so the daily and category pages have something to show), and Hugging Face
+    daily papers of the same days with their upvotes and GitHub stars (so trending has)."""
+    data = resources.files("paperboy") / "data"
+    return [demo_corpus(), Path(str(data / "demo_recent.jsonl")),
+            Path(str(data / "demo_hf_daily.json"))]
 
 
 class Paperboy:

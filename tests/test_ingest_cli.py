@@ -232,11 +232,11 @@ def test_demo_ingests_the_bundled_listing_and_shows_papers(tmp_path: Path) -> No
                                 env={"COLUMNS": "200", "PAPERBOY_DATABASE_URL": "",
                                      "PAPERBOY_EMBEDDING_MODEL": "hashing-64"})
     assert result.exit_code == 0, result.output
-    assert "381 papers" in result.stdout
+    assert "402 papers" in result.stdout
     again = CliRunner().invoke(app, ["--home", str(home), "stats", "--json"],
                                env={"PAPERBOY_DATABASE_URL": "",
                                     "PAPERBOY_EMBEDDING_MODEL": "hashing-64"})
-    assert json.loads(again.stdout) == {"papers": 381, "embedded": 381}
+    assert json.loads(again.stdout) == {"papers": 402, "embedded": 402}
     assert LISTING.read_bytes() == (
         Path(__file__).resolve().parents[1] / "paperboy" / "data" / "demo_listing.txt"
     ).read_bytes()

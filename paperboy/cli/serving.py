@@ -16,6 +16,7 @@ from paperboy.cli._app import (
     app,
     open_service,
 )
+from paperboy.clock import ShiftedClock
 from paperboy.console import (
     RichProgress,
     err,
@@ -114,6 +115,12 @@ def demo(
         ctx.call_on_close(service.close)
     summaries = service.ingest([str(path) for path in demo_sources()])
     out.print(summary_table(summaries))
+    newest = service.store.newest_published()
+    if newest is not None and newest.date() < service.clock().date():
+        # the data ends on an earlier day: the demo's clock stands on that day, so trending
+        # and "today" show what they showed then (the pages say "as of")
+        service.clock = ShiftedClock(newest.date(), clock=service.clock)
+        out.print(f"The demo's data ends on {newest.date()}: its clock stands on that day.")
     try:
         service.embed()
     except EmbedderUnavailable as error:

@@ -39,5 +39,7 @@ def render(request: Request, name: str, context: dict[str, Any], *,
 
     context = {"feeds": [], "reader": current_reader(request),
                "can_mail": request.app.state.accounts.mailer is not None,
+               # a demo over older data runs on a clock shifted back to the data's last day
+               "as_of": getattr(request.app.state.service.clock, "as_of", None),
                "csrf_token": request.app.state.sessions.csrf_token(request), **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
