@@ -11,6 +11,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TaskID,
     TaskProgressColumn,
@@ -19,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from paperboy.index.hybrid import SearchResult
@@ -57,10 +58,18 @@ class RichProgress:
             amount = (DownloadColumn(), TransferSpeedColumn())
         else:
             amount = (MofNCompleteColumn(), _Rate(unit))
-        self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
-                             TaskProgressColumn(), *amount, TimeElapsedColumn(),
-                             TextColumn("ETA"), TimeRemainingColumn(),
-                             console=self.console, transient=True)
+        # one line whatever the terminal's width: a narrow one drops the bar and elapsed time;
+        # without a total there is nothing to fill, so a spinner says it moves
+        narrow = self.console.width < 100
+        shape: tuple[ProgressColumn, ...] = (SpinnerColumn(),) if total is None else \
+            (TaskProgressColumn(),) if narrow else (BarColumn(bar_width=24), TaskProgressColumn())
+        timing: tuple[ProgressColumn, ...] = () if total is None else \
+            (TextColumn("ETA"), TimeRemainingColumn()) if narrow else \
+            (TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        room = max(12, self.console.width - (50 if narrow else 80))  # what the numbers leave
+        self._bar = Progress(TextColumn("[bold]{task.description}", table_column=Column(
+                                 no_wrap=True, overflow="ellipsis", max_width=room)),
+                             *shape, *amount, *timing, console=self.console, transient=True)
         self._bar.start()
         self._task = self._bar.add_task(description, total=total)
 

@@ -50,7 +50,7 @@ class _Commands(TyperGroup):
         return super().parse_args(ctx, hoist_home(args))
 
 
-app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
+app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
                   help="Paperboy: a self-hosted research-paper radar.")
 
@@ -100,9 +100,11 @@ def search_filters(since: datetime | None, until: datetime | None, category: str
 
 
 FromOption = Annotated[datetime | None, typer.Option(
-    "--from", formats=["%Y-%m-%d"], help="Only papers first published on or after this day.")]
+    "--from", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+    help="Only papers first published on or after this day.")]
 ToOption = Annotated[datetime | None, typer.Option(
-    "--to", formats=["%Y-%m-%d"], help="Only papers first published on or before this day.")]
+    "--to", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+    help="Only papers first published on or before this day.")]
 CategoryOption = Annotated[str | None, typer.Option(help="Only papers in this category.")]
 CodeOption = Annotated[bool | None, typer.Option(
     "--has-code/--no-code", help="Only papers with (or without) a code link.", show_default=False)]

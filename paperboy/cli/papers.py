@@ -42,9 +42,11 @@ def ingest_command(
     strict: Annotated[bool, typer.Option(
         help="Stop at the first failure and leave the store exactly as before.")] = False,
     since: Annotated[datetime | None, typer.Option(
-        "--from", formats=["%Y-%m-%d"], help="OAI-PMH: harvest changes from this day.")] = None,
+        "--from", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="OAI-PMH: harvest changes from this day.")] = None,
     until: Annotated[datetime | None, typer.Option(
-        formats=["%Y-%m-%d"], help="OAI-PMH: harvest changes until this day.")] = None,
+        formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="OAI-PMH: harvest changes until this day.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Collect papers from files and services into the store; idempotent and resumable."""
@@ -154,7 +156,7 @@ def trending_command(
     window: Annotated[WindowName, typer.Option(help="How far back to look.")] = WindowName.week,
     category: CategoryOption = None,
     at: Annotated[datetime | None, typer.Option(
-        "--at", formats=["%Y-%m-%d"],
+        "--at", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
         help="Show the list as it stood at the end of this day (UTC).")] = None,
     limit: LimitOption = 100,
     as_json: JsonOption = False,

@@ -85,7 +85,7 @@ app.add_typer(digest_app, name="digest")
 def digest_send(
     ctx: typer.Context,
     day: Annotated[datetime | None, typer.Option(
-        "--date", formats=["%Y-%m-%d"],
+        "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
         help="Send this day's digest to every active reader without one (default: the "
              "readers whose hour has come).")] = None,
     as_json: JsonOption = False,

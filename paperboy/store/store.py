@@ -119,8 +119,12 @@ class Store:
         return before, after
 
     def newest_published(self) -> datetime | None:
+        """The latest first-published time known to the day (a month from an arXiv id alone
+        is no day: see `store/merge.py derived_published`)."""
+        precision = _papers.c.published_precision
         with self.engine.connect() as conn:
-            return conn.execute(select(func.max(_papers.c.published))).scalar()
+            return conn.execute(select(func.max(_papers.c.published)).where(
+                or_(precision.is_(None), precision != "month"))).scalar()
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
