@@ -311,3 +311,16 @@ def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
         assert digest_run.as_dict()["sent"] == 1
         assert len(list(mailbox.glob("*.eml"))) == 2
     service.close()
+
+
+def test_the_api_link_opens_a_page_for_people_served_offline(client: TestClient) -> None:
+    home = client.get("/").text
+    assert 'href="/api/docs"' in home
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for shown in ("GET /api/search", "GET /api/papers/{paper_id}", "/openapi.json", "cursor"):
+        assert shown in page.text, shown
+    assert "<script src=\"http" not in page.text and "cdn" not in page.text.lower()
+    paths = client.get("/openapi.json").json()["paths"]
+    assert all(f"<code>GET {path}</code>" in page.text for path, item in paths.items()
+               if "get" in item)

@@ -25,7 +25,7 @@ from paperboy import __version__
 from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
 from paperboy.service import Paperboy
-from paperboy.web import account, api, feeds, pages
+from paperboy.web import account, api, apidocs, feeds, pages
 from paperboy.web.render import render
 from paperboy.web.session import Sessions
 from paperboy.web.views import BadCursor
@@ -92,6 +92,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="static")
+    app.include_router(apidocs.router)
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(account.router)
