@@ -155,24 +155,24 @@ def test_back_and_forward_restore_the_query_filters_and_results(page: Page) -> N
     expect(page.locator("#results article .card-title").first).to_have_text(
         FRESH["speech"]["title"])
 
-    def shown() -> tuple[str, bool]:
-        return page.locator("#q").input_value(), page.get_by_label("has code").is_checked()
+    def shows_its_url() -> None:
+        """What the page shows is what its URL says (once the history entry has loaded)."""
+        query = re.search(r"[?&]q=([^&]*)", page.url)
+        expect(page.locator("#q")).to_have_value(unquote_plus(query.group(1)) if query else "")
+        expect(page.get_by_label("has code")).to_be_checked(checked="has_code=true" in page.url)
 
     for _ in range(6):  # typing may have pushed a state or two in between
         page.go_back()
-        page.wait_for_load_state()
-        query = re.search(r"[?&]q=([^&]*)", page.url)
-        # what the page shows is what its URL says
-        assert shown() == ((unquote_plus(query.group(1)) if query else ""),
-                           "has_code=true" in page.url)
+        shows_its_url()
         if "has_code=true" in page.url:
             break
-    assert shown() == ("kernel thinning", True)
+    expect(page.locator("#q")).to_have_value("kernel thinning")
+    expect(page.locator("#results article .card-title").first).to_have_text(with_code[0])
     assert _result_titles(page) == with_code
     while "speech" not in page.url:
         page.go_forward()
-        page.wait_for_load_state()
-    assert shown() == ("speech tokenizers", False)
+        shows_its_url()
+    expect(page.locator("#q")).to_have_value("speech tokenizers")
     expect(page.locator("#results article .card-title").first).to_have_text(
         FRESH["speech"]["title"])
 
