@@ -53,6 +53,18 @@ def demo_sources() -> list[Path]:
             Path(str(data / "demo_hf_daily.json"))]
 
 
+def demo_embedder(service: Paperboy) -> Embedder | None:
+    """The configured model behind the demo papers' shipped vectors, when they are that
+    model's; None otherwise (the demo then embeds with the model as any home does)."""
+    from paperboy.embed.precomputed import Precomputed, load_table
+
+    model, table = load_table(Path(str(resources.files("paperboy") / "data" /
+                                       "demo_vectors.npz")))
+    if model != service.settings.embedding_model:
+        return None
+    return Precomputed(model, table, load=service.embedder)
+
+
 class Paperboy:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
                  progress: Progress | None = None, clock: Clock = system_clock) -> None:

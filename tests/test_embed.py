@@ -124,3 +124,49 @@ def test_bad_model_path_raises_embedder_unavailable(
         SentenceTransformerEmbedder(str(missing), device="cpu")
     assert str(missing) in str(info.value)
     assert info.value.model == str(missing)
+
+
+def test_precomputed_vectors_answer_known_texts_and_the_model_the_rest(tmp_path: Path) -> None:
+    from paperboy.embed.precomputed import Precomputed, load_table, save_table
+
+    model = HashingEmbedder(dim=64)
+    known = ["Kernel thinning. We compress a distribution.", "Flash attention. Fast."]
+    save_table(tmp_path / "t.npz", model.name, known, model.embed(known))
+    name, table = load_table(tmp_path / "t.npz")
+    loads: list[int] = []
+
+    def load() -> HashingEmbedder:
+        loads.append(1)
+        return model
+
+    fronted = Precomputed(name, table, load=load)
+    assert (fronted.name, fronted.dim) == (model.name, 64)
+    got = fronted.embed(known)
+    assert loads == [] and fronted.computed == 0  # the model was never needed
+    np.testing.assert_allclose(got, model.embed(known), atol=2e-3)  # stored as float16
+    mixed = fronted.embed([known[0], "a query nobody saw"])
+    assert loads == [1] and fronted.computed == 1
+    np.testing.assert_allclose(mixed[1], model.embed(["a query nobody saw"])[0], atol=1e-6)
+
+
+def test_the_demo_ships_the_default_models_vector_of_every_demo_paper(
+        minilm: object, tmp_path: Path) -> None:
+    """So `paperboy demo` never embeds its papers on the CPU (scripts/demo-vectors writes it)."""
+    from paperboy.embed import paper_text
+    from paperboy.embed.precomputed import load_table, text_key
+    from paperboy.service import Paperboy, demo_sources
+    from paperboy.settings import Settings
+
+    path = Path(__file__).resolve().parents[1] / "paperboy" / "data" / "demo_vectors.npz"
+    name, table = load_table(path)
+    assert name == "all-MiniLM-L6-v2"
+    service = Paperboy(Settings.load(env={}, home=tmp_path, database_url="",
+                                     embedding_model="hashing-8"))
+    service.ingest([str(p) for p in demo_sources()])
+    texts = [paper_text(p) for p in service.papers()]
+    service.close()
+    assert all(text_key(t) in table for t in texts), "run scripts/demo-vectors"
+    sample = texts[::50]
+    fresh = minilm.embed(sample)  # type: ignore[attr-defined]
+    for text, vector in zip(sample, fresh, strict=True):
+        assert float(table[text_key(text)] @ vector) > 0.999

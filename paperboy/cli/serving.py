@@ -24,7 +24,7 @@ from paperboy.console import (
     summary_table,
 )
 from paperboy.embed import EmbedderUnavailable
-from paperboy.service import Paperboy, demo_sources
+from paperboy.service import Paperboy, demo_embedder, demo_sources
 from paperboy.settings import Settings
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -105,14 +105,17 @@ def demo(
     """Load the bundled demo corpus into a temporary home (removed on exit; or --home, kept),
     embed it and serve it."""
     listener = listen(host, port) if serve else None
-    service: Paperboy = ctx.obj
+    given: Paperboy = ctx.obj
+    settings = given.settings
     temporary = ctx.parent is None or ctx.parent.params.get("home") is None
     if temporary:
         home = Path(tempfile.mkdtemp(prefix="paperboy-demo-"))
         ctx.call_on_close(lambda: shutil.rmtree(home, ignore_errors=True))
-        service = Paperboy(Settings.load(home=home, database_url=""), progress=RichProgress(),
-                           clock=service.clock)
-        ctx.call_on_close(service.close)
+        settings = Settings.load(home=home, database_url="")
+    # the demo's papers come with their vectors (data/demo_vectors.npz): no waiting on the CPU
+    service = Paperboy(settings, progress=RichProgress(), clock=given.clock,
+                       embedder=demo_embedder(given))
+    ctx.call_on_close(service.close)
     summaries = service.ingest([str(path) for path in demo_sources()])
     out.print(summary_table(summaries))
     newest = service.store.newest_published()
@@ -123,6 +126,8 @@ def demo(
         out.print(f"The demo's data ends on {newest.date()}: its clock stands on that day.")
     try:
         service.embed()
+        if listener is not None:  # the model now, not on the first visitor's search
+            service.embedder().embed(["warming up the model"])
     except EmbedderUnavailable as error:
         err.print(f"[yellow]searching by words only: {error}", highlight=False)
     counts = service.stats()
