@@ -120,6 +120,10 @@ def test_the_digest_holds_followed_new_papers_with_links_and_unsubscribe_headers
     assert digest["Subject"].startswith("Paperboy: ") and str(TODAY) in digest["Subject"]
     unsubscribe = digest["List-Unsubscribe"]
     assert unsubscribe.startswith(f"<{BASE}/unsubscribe?token=")
+    # on the wire as RFC 2369 has it: the URL in angle brackets, never RFC 2047 encoded-words
+    raw = inbox.received[0].content.decode("utf-8", errors="replace")
+    header = re.search(r"^List-Unsubscribe: (.*?)\r?\n(?![ \t])", raw, re.M | re.S)
+    assert header is not None and header.group(1) == unsubscribe and "=?" not in header.group(1)
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = digest.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     text = digest.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]

@@ -16,7 +16,6 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -72,7 +71,7 @@ class MailboxSender:
         to = re.sub(r"[^A-Za-z0-9@._-]+", "_", str(message.get("To", "unknown")))[:80]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.folder / f"{stamp}-{os.getpid()}-{self._count}-{to}.eml"
-        data = message.as_bytes(policy=policy.SMTP)
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".tmp", delete=False) as tmp:
             tmp.write(data)
         os.replace(tmp.name, path)

@@ -4,6 +4,7 @@ plain-text part, with one-click unsubscribe headers (RFC 2369 and RFC 8058)."""
 from __future__ import annotations
 
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -38,10 +39,16 @@ def render(digest: Digest, *, base_url: str, unsubscribe_url: str) -> tuple[str,
             _env.get_template("digest.txt").render(context))
 
 
+# RFC 5322's line limit (998) rather than Python's 78: a long List-Unsubscribe URL is then kept
+# whole, as RFC 2369 needs (`<https://…>`), instead of being folded into RFC 2047 encoded-words
+# that mail providers do not decode there. Non-ASCII headers are still encoded.
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 def message(digest: Digest, *, sender: str, base_url: str, unsubscribe_url: str,
             now: datetime) -> EmailMessage:
     html, text = render(digest, base_url=base_url, unsubscribe_url=unsubscribe_url)
-    mail = EmailMessage()
+    mail = EmailMessage(policy=MAIL_POLICY)
     mail["From"] = sender
     mail["To"] = digest.reader["email"]
     mail["Subject"] = subject(digest)
