@@ -148,3 +148,25 @@ def test_a_paper_no_source_dates_takes_its_arxiv_ids_month_until_a_source_dates_
     # the undated record again leaves the source's date alone
     assert _write(service, _kaggle_without_versions(
         "2503.00002", datetime(2025, 7, 2, tzinfo=UTC))) == ["unchanged"]
+
+
+def test_only_http_links_from_sources_are_kept_and_shown(service: Paperboy) -> None:
+    """A `javascript:` project page (Hugging Face) or PDF (Semantic Scholar) never becomes a
+    link: not stored, and not shown from a row stored before links were checked."""
+    from paperboy.web.views import card
+
+    hostile = PaperRecord(
+        source="hf_daily", position="paper 1", arxiv_id="2606.00001", title="Hostile links",
+        links=Links(project="javascript:alert(document.cookie)", pdf=" JaVaScRiPt:alert(1)",
+                    code=["javascript:alert(2)", "https://github.com/owner/repo"]))
+    _write(service, hostile)
+    paper = service.paper("2606.00001")
+    assert paper["links"]["project"] is None and paper["links"]["pdf"] is None
+    assert paper["links"]["code"] == ["https://github.com/owner/repo"]
+    old_row = {**paper, "links": {"abstract": "data:text/html,<script>alert(1)</script>",
+                                  "pdf": "https://arxiv.org/pdf/2606.00001", "project": None,
+                                  "code": ["javascript:alert(3)"]}}
+    shown = card(old_row, "https://papers.example.org")
+    assert shown["links"]["abstract"] is None
+    assert shown["links"]["pdf"] == "https://arxiv.org/pdf/2606.00001"
+    assert shown["code"] == []

@@ -7,6 +7,7 @@ import unicodedata
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 _SUFFIX = re.compile(r"(Jr|Sr|II|III|IV)\.?", re.I)
 # New-style ids (2202.12139v1), also inside arXiv's own DOIs (10.48550/arXiv.2202.12139).
@@ -125,6 +126,19 @@ def arxiv_id_month(arxiv_id: str | None) -> tuple[int, int] | None:
     if not 1 <= month <= 12:
         return None
     return (1900 + year if year >= 91 else 2000 + year), month
+
+
+def web_url(url: str | None) -> str | None:
+    """`url` if it is an http(s) URL with a host, else None: a `javascript:` or `data:` link
+    from a source field (a project page, an open-access PDF) must never become a link."""
+    if not url or any(ord(c) < 0x21 for c in url.strip()):
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
 
 
 def normalize_doi(text: str | None) -> str | None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paperboy.models import PaperRecord
-from paperboy.sources._text import arxiv_id_month, tex_text, title_key
+from paperboy.sources._text import arxiv_id_month, tex_text, title_key, web_url
 
 # How complete and authoritative each source's metadata is, on equal versions.
 SOURCE_RANK = {
@@ -93,13 +93,13 @@ def merge(row: dict[str, Any], record: PaperRecord, now: datetime) -> dict[str, 
     out["version"] = max(row["version"], version)
 
     links = dict(row["links"])
-    new_links = {"abstract": record.links.abstract, "pdf": record.links.pdf,
-                 "project": record.links.project}
+    new_links = {"abstract": web_url(record.links.abstract), "pdf": web_url(record.links.pdf),
+                 "project": web_url(record.links.project)}
     for name in _LINKS:
         links[name] = offer(f"links.{name}", new_links[name], links.get(name))
     code = list(links.get("code") or [])
     seen = {c.lower() for c in code}
-    code += [c for c in record.links.code if c.lower() not in seen]
+    code += [c for c in record.links.code if web_url(c) and c.lower() not in seen]
     links["code"] = code
     out["links"] = links
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from paperboy.signals.github import repo_name
+from paperboy.sources._text import web_url
 from paperboy.store import Store
 
 LEAD_CHARS = 320  # "the first lines of the abstract" on a card
@@ -40,7 +41,10 @@ def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
     # stars: our last GitHub check, else what Hugging Face said of the repository it links
     hf_repo = repo_name(hf.get("github_repo") or "")
     code = []
-    for url in (row.get("links") or {}).get("code") or []:
+    links = row.get("links") or {}
+    for url in links.get("code") or []:
+        if web_url(url) is None:  # stored before links were checked
+            continue
         repo = repo_name(url)
         known = (stars or {}).get(repo or "")
         if known is None and repo is not None and repo == hf_repo:
@@ -63,7 +67,8 @@ def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
         "comments": row.get("comments"),
         "license": row.get("license"),
         "version": row.get("version"),
-        "links": row.get("links") or {},
+        "links": {**links, **{name: web_url(links.get(name)) for name in ("abstract", "pdf",
+                                                                         "project")}},
         "code": code,
         "upvotes": votes + int(hf.get("upvotes") or 0),
         "local_upvotes": votes,
