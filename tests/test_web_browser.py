@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, expect
 from paperboy.service import Paperboy, demo_corpus
 
 SERVER_ENV = {"PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": "hashing-64"}
+HOSTILE_PAPER = "0704.9999"  # a title whose LaTeX asks for a 3000 em box
 MATH_PAPER = "0704.0005"  # Kaggle fixture: "From dyadic $\Lambda_{\alpha}$ to $\Lambda_{\alpha}$"
 
 # Papers first published in the last days, each upvoted by `votes` readers `voted` ago, so that
@@ -73,7 +74,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fresh = _fresh_snapshot(snapshot, now)
     service = Paperboy(make_settings(home, embedding_model=SERVER_ENV["PAPERBOY_EMBEDDING_MODEL"]))
     try:
-        sources = [str(demo_corpus()), *map(str, PAPER_FIXTURES), str(snapshot)]
+        hostile = home.parent / "hostile.jsonl"
+        hostile.write_text(json.dumps({
+            "id": HOSTILE_PAPER, "authors": "Mallory", "categories": "math.CO",
+            "title": r"Zebra boxes $\rule{3000em}{3000em}$ everywhere",
+            "abstract": r"A zebra $\rule{3000em}{3000em}$ in the abstract too.",
+            "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 10:00:00 GMT"}]}) + "\n")
+        sources = [str(demo_corpus()), *map(str, PAPER_FIXTURES), str(snapshot), str(hostile)]
         summaries = service.ingest(sources)
         assert not any(s.failed for s in summaries), [s.errors for s in summaries]
         service.embed()
@@ -356,3 +363,14 @@ def test_home_shows_latest_and_trending_papers(page: Page) -> None:
     expect(page.locator("section article.card").first).to_be_visible()
     expect(page.locator("ol.trending-list li")).to_have_count(3)
     screenshot(page, "home")
+
+
+@pytest.mark.parametrize("path", [f"/papers/{HOSTILE_PAPER}", "/search?q=zebra+boxes"])
+def test_latex_cannot_grow_a_card_or_title_beyond_its_box(page: Page, path: str) -> None:
+    page.goto(path)
+    title = page.locator("h1" if path.startswith("/papers") else "#results article").first
+    expect(title.locator(".katex").first).to_be_visible()
+    box = title.bounding_box()
+    assert box is not None and box["height"] < 400 and box["width"] <= 1280, box
+    widths = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1]

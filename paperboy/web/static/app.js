@@ -16,6 +16,9 @@
         ],
         throwOnError: false,
         trust: false,
+        // a hostile title ($\rule{3000em}{3000em}$, a macro bomb) stays small and quick
+        maxSize: 5,
+        maxExpand: 200,
       });
     });
   }
