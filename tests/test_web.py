@@ -324,3 +324,22 @@ def test_the_api_link_opens_a_page_for_people_served_offline(client: TestClient)
     paths = client.get("/openapi.json").json()["paths"]
     assert all(f"<code>GET {path}</code>" in page.text for path, item in paths.items()
                if "get" in item)
+
+
+def test_with_the_mail_server_down_subscribing_says_so_and_keeps_nobody(tmp_path: Path) -> None:
+    service = Paperboy(make_settings(tmp_path / "home",
+                                     smtp_url="smtp://127.0.0.1:9?from=papers@example.org"),
+                       embedder=HashingEmbedder(dim=64), clock=FixedClock(NOW))
+    service.ingest([str(demo_corpus())])
+    known = service.store.readers.create("known@example.org", NOW, confirmed=True)
+    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+        token = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                          web.get("/").text).group(1)
+        answer = web.post("/subscribe", data={"email": "new@example.org", "csrf": token})
+        assert answer.status_code == 503 and "could not be sent" in answer.text
+        assert "Nothing was stored" in answer.text
+        assert service.store.readers.by_email("new@example.org") is None
+        signin = web.post("/signin", data={"email": "known@example.org", "csrf": token})
+        assert signin.status_code == 503
+        assert service.store.readers.by_email("known@example.org")["id"] == known["id"]
+    service.close()

@@ -10,6 +10,7 @@ are rate limited per address and per client.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -37,7 +38,8 @@ _EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 Mailer = Callable[[EmailMessage], None]
-Outcome = Literal["sent", "invalid", "rate_limited", "no_email"]
+Outcome = Literal["sent", "invalid", "rate_limited", "no_email", "mail_failed"]
+log = logging.getLogger("paperboy.readers")
 
 
 class LinkError(ValueError):
@@ -134,8 +136,20 @@ class Accounts:
         reader = self.store.readers.by_email(email)
         if reader is None and not subscribing:
             return "sent"  # the same answer as for a reader: the form tells nobody who exists
+        created = reader is None
         if reader is None:
             reader = self.store.readers.create(email, now)
+        try:
+            self._send_link(email, reader)
+        except Exception:  # noqa: BLE001 - a mail server down or refusing: said, and undone
+            log.warning("the mail to %s could not be sent", email, exc_info=True)
+            if created:  # a reader nobody can confirm is not kept
+                self.store.readers.delete(reader["id"])
+            return "mail_failed"
+        return "sent"
+
+    def _send_link(self, email: str, reader: dict[str, Any]) -> None:
+        assert self.mailer is not None
         if reader["status"] == "pending":
             self.mailer(self._message(email, "Confirm your Paperboy subscription", (
                 "Someone (we hope you) asked to receive Paperboy's daily digest of trending "
@@ -148,7 +162,6 @@ class Accounts:
                 "Open this link within 30 minutes to sign in to Paperboy:\n\n"
                 f"{self.links.url('signin', reader['id'], reader['link_uses'])}\n\n"
                 "If you did not ask for it, ignore this email.")))
-        return "sent"
 
     def confirm(self, token: str) -> dict[str, Any]:
         """The reader a confirmation link names, now confirmed (raises LinkError)."""

@@ -24,6 +24,8 @@ _MESSAGES = {
                     "an hour.",
     "no_email": "This Paperboy server sends no email, so subscribing and signing in by "
                 "email are not available here. Nothing was stored.",
+    "mail_failed": "The email could not be sent just now. Nothing was stored; please try "
+                   "again later.",
 }
 
 
@@ -68,7 +70,7 @@ def _mailed(request: Request, heading: str, outcome: str) -> Response:
     return render(request, "message.html", {
         "title": f"{heading} – Paperboy", "heading": heading, "message": _MESSAGES[outcome]},
         status_code={"sent": 200, "invalid": 400, "rate_limited": 429,
-                     "no_email": 503}[outcome])
+                     "no_email": 503, "mail_failed": 503}[outcome])
 
 
 def _followed_link(request: Request, read: Any, then: str) -> Response:
