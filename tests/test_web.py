@@ -343,3 +343,21 @@ def test_with_the_mail_server_down_subscribing_says_so_and_keeps_nobody(tmp_path
         assert signin.status_code == 503
         assert service.store.readers.by_email("known@example.org")["id"] == known["id"]
     service.close()
+
+
+@pytest.mark.parametrize("url", [
+    "/daily/9999-12-31", "/daily/0001-01-01", "/api/daily/9999-12-31",
+    "/feeds/daily/9999-12-31.xml", "/api/trending?at=9999-12-31", "/api/trending?at=0001-01-01",
+    "/trending?at=9999-12-31", "/api/trending?at=0", "/api/search?q=kernel&from=0001-01-01",
+    "/api/search?q=kernel&to=9999-12-31", "/search?q=kernel&from=0001-01-01",
+    # cursors holding a time without its zone
+    "/api/papers?cursor=WyIyMDI2LTA2LTEyVDAwOjAwOjAwIiwiMjYwNi4wMDAwMSJd",
+    "/api/categories/cs.LG?cursor=WyIyMDI2LTA2LTEyIiwieCJd",
+])
+def test_days_out_of_range_and_naive_cursors_are_refused_not_500(client: TestClient,
+                                                                 url: str) -> None:
+    answer = client.get(url)
+    assert answer.status_code in (400, 422), (url, answer.status_code)
+    if url.startswith("/api/"):
+        assert answer.json()["error"]["code"] in ("invalid_parameter", "bad_request")
+    assert client.get("/healthz").status_code == 200  # the connection still serves

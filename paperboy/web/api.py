@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
@@ -41,12 +42,35 @@ PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id
 
 
 _Blank = BeforeValidator(lambda value: value or None)  # an empty form field means "any"
+# The days Paperboy can compute with: windows and the word index's dates (nanoseconds since
+# 1970 in 64 bits) both end near 1677 and 2262; a day outside is a 422, never a 500.
+FIRST_DAY, LAST_DAY = date(1700, 1, 1), date(2200, 12, 31)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _in_range(day: date | None) -> date | None:
+    if isinstance(day, datetime) or (day is not None and not isinstance(day, date)):
+        raise ValueError("expected a day, YYYY-MM-DD")
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def _a_day(value: Any) -> Any:
+    """Only a YYYY-MM-DD string (or a date) is a day: pydantic would take 0 as 1970-01-01."""
+    if isinstance(value, int | float) and not isinstance(value, bool) or \
+            isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("expected a day, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_a_day), AfterValidator(_in_range)]
 
 
 async def listing_filters(
-    from_: Annotated[date | None, _Blank,
+    from_: Annotated[Day | None, _Blank,
                      Query(alias="from", description="Published on or after.")] = None,
-    to: Annotated[date | None, _Blank, Query(description="Published on or before.")] = None,
+    to: Annotated[Day | None, _Blank, Query(description="Published on or before.")] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     has_code: Annotated[bool | None, _Blank,
                         Query(description="Only papers with a code link.")] = None,
@@ -167,7 +191,7 @@ def paper(request: Request, paper_id: PaperId) -> dict[str, Any]:
 def trending(
     request: Request, window: Window = "week",
     category: Annotated[str | None, Query(max_length=64)] = None,
-    at: Annotated[date | None, Query(description="The list as it stood at the end of this "
+    at: Annotated[Day | None, Query(description="The list as it stood at the end of this "
                                                  "day (UTC).")] = None,
     limit: Limit = 20,
 ) -> dict[str, Any]:
@@ -187,7 +211,7 @@ def trending_data(request: Request, window: str, *, category: str | None = None,
 
 
 @router.get("/api/daily/{day}", tags=["papers"])
-def daily(request: Request, day: date, limit: Limit = 50,
+def daily(request: Request, day: Day, limit: Limit = 50,
           cursor: Cursor = None) -> dict[str, Any]:
     """Papers first published on a day (UTC), with the nearest days before and after."""
     return daily_data(request, day, limit=limit, cursor=cursor)

@@ -7,7 +7,7 @@ them; the XML is built with lxml, so no text can break out of its element.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -36,7 +36,7 @@ def trending(request: Request, window: api.Window = "week",
 
 
 @router.get("/daily/{day}.xml", response_class=Response)
-def daily(request: Request, day: date) -> Response:
+def daily(request: Request, day: api.Day) -> Response:
     """The papers first published on a day (UTC)."""
     data = api.daily_data(request, day, limit=100, cursor=None)
     return _atom(request, f"Paperboy: papers of {day}", f"/daily/{day}",

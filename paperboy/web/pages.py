@@ -3,7 +3,6 @@ page answers a request for its results (`HX-Request`) with just the results part
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -117,7 +116,7 @@ def daily_today(request: Request) -> Response:
 
 
 @router.get("/daily/{day}")
-def daily(request: Request, day: date,
+def daily(request: Request, day: api.Day,
           cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
     data = api.daily_data(request, day, limit=50, cursor=cursor)
     return render(request, "daily.html", {
@@ -128,7 +127,7 @@ def daily(request: Request, day: date,
 @router.get("/trending")
 def trending(request: Request, window: str = "week",
              category: Annotated[str | None, Query(max_length=64)] = None,
-             at: date | None = None) -> Response:
+             at: api.Day | None = None) -> Response:
     if window not in ("day", "week", "month"):
         raise HTTPException(404, f"no trending window {window!r}: day, week or month")
     data = api.trending_data(request, window, category=category, at=at, limit=50)

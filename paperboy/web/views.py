@@ -120,7 +120,10 @@ def listing_after(cursor: str | None) -> tuple[datetime | None, str] | None:
     value = decode_cursor(cursor)
     try:
         when, paper_id = value
-        return (datetime.fromisoformat(when) if when else None), str(paper_id)
+        moment = datetime.fromisoformat(when) if when else None
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("a cursor's time carries its zone")
+        return moment, str(paper_id)
     except (TypeError, ValueError) as exc:
         raise BadCursor("the cursor does not name a place in this listing") from exc
 
