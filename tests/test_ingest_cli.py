@@ -150,6 +150,10 @@ def test_missing_file_is_a_failure_naming_it(run, tmp_path: Path) -> None:
     ("empty.jsonl", lambda p: p.write_bytes(b""), "the file is empty"),
     ("corrupt.gz", lambda p: p.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03junk!"),
      "cannot read the gzip data"),
+    ("deep.json", lambda p: p.write_text("[" * 200_000 + "]" * 200_000),
+     "not a format Paperboy reads"),
+    ("deep-object.json", lambda p: p.write_text('{"a":' * 100_000 + "1" + "}" * 100_000),
+     "not a format Paperboy reads"),
     ("truncated.jsonl.gz", lambda p: p.write_bytes(gzip.compress(
         (FIXTURES / "arxiv_kaggle_snapshot.jsonl").read_bytes())[:2000]),
      "cannot read the gzip data"),

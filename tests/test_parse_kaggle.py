@@ -253,3 +253,14 @@ def test_corpus_33k_parses_without_errors() -> None:
     assert old.arxiv_id == "cmp-lg/9407007" and old.position == "line 28728"
     assert old.categories == [] and old.updated is None and old.extras == {"kaggle": {}}
     assert old.title.startswith("GEMINI: A Natural Language System")
+
+
+def test_a_line_nested_too_deeply_is_a_record_error_and_the_next_line_is_read() -> None:
+    from paperboy.sources.kaggle import parse_lines
+
+    good = json.dumps({"id": "2601.00001", "title": "A paper", "abstract": "Text."}).encode()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    items = list(parse_lines([deep + b"\n", good + b"\n"], first_line=1))
+    assert isinstance(items[0], RecordError) and items[0].position == "line 1"
+    assert "nested too deeply" in items[0].message
+    assert isinstance(items[1], PaperRecord) and items[1].arxiv_id == "2601.00001"

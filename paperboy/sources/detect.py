@@ -74,20 +74,20 @@ def _first_json_object(text: bytes) -> dict[str, object] | None:
                 continue
             try:
                 value, _ = decoder.raw_decode(body, position)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return None
             return value if isinstance(value, dict) else None
         return None
     for line in body.splitlines():
         try:
             value = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(value, dict):
             return value
     try:
         value, _ = decoder.raw_decode(body)  # one pretty-printed object
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

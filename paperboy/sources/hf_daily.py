@@ -43,6 +43,8 @@ def _entries(data: bytes) -> list[Any]:
         raise SourceError(f"hf_daily: invalid UTF-8 at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(f"hf_daily: invalid JSON ({exc.msg} at char {exc.pos})") from exc
+    except RecursionError:
+        raise SourceError("hf_daily: JSON nested too deeply to be a source document") from None
     if isinstance(doc, list):
         return doc
     if isinstance(doc, dict):

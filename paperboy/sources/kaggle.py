@@ -56,6 +56,9 @@ def parse_lines(
         except UnicodeDecodeError as exc:
             yield RecordError(NAME, position, f"invalid UTF-8 at byte {exc.start} of the line")
             continue
+        except RecursionError:
+            yield RecordError(NAME, position, "JSON nested too deeply to be a paper record")
+            continue
         except json.JSONDecodeError as exc:
             # exc's own text says "line 1" (of the one-line document), which would contradict
             # the file line in `position`; the column is what helps.

@@ -93,6 +93,8 @@ def _load(data: bytes) -> Any:
         raise SourceError(f"s2: invalid UTF-8 at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(f"s2: invalid JSON ({exc.msg} at char {exc.pos})") from exc
+    except RecursionError:
+        raise SourceError("s2: JSON nested too deeply to be a source document") from None
 
 
 def _data(doc: dict[str, Any]) -> list[Any]:
