@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, LISTING, PAPER_FIXTURES, make_settings
+from conftest import FIXTURES, LISTING, NOW, PAPER_FIXTURES, make_settings
 
 from paperboy.embed import EmbedderUnavailable, HashingEmbedder
 from paperboy.index.hybrid import PaperNotFound
@@ -266,3 +266,18 @@ def test_word_index_holds_each_paper_once_after_updates_and_an_interrupted_pass(
     service.ingest([str(FIXTURES / "arxiv_kaggle_snapshot.jsonl"), str(tmp_path / "v2.xml")])
     assert service.lexical.count() == service.stats()["papers"]
     assert len(service.search("2202.12139 testing deep learning", mode="lexical").hits) >= 1
+
+
+def test_hits_with_equal_scores_come_in_id_order(tmp_path: Path) -> None:
+    """However the index was written (a resumed ingest writes its segments differently)."""
+    twins = Paperboy(make_settings(tmp_path / "home"), embedder=HashingEmbedder(dim=64))
+    for arxiv_id in ("2601.00009", "2601.00003", "2601.00005"):  # written out of id order
+        with twins.store.transaction() as conn:
+            twins.store.write(conn, [PaperRecord(
+                source="arxiv_api", position="entry 1", arxiv_id=arxiv_id,
+                title="Identical twins of a paper", abstract="The very same words.")], NOW)
+    twins.catch_up()
+    hits = twins.search("identical twins", mode="lexical").hits
+    assert len({h.score for h in hits}) == 1
+    assert [h.id for h in hits] == ["2601.00003", "2601.00005", "2601.00009"]
+    twins.close()

@@ -156,7 +156,8 @@ class Searcher:
         by_semantic = {paper_id: (rank, sim) for rank, (paper_id, sim)
                        in enumerate(semantic or [], start=1)}
         if semantic is None or mode == "lexical":
-            ranked = [(h.id, h.score) for h in lexical]
+            # equal scores by id: the same order however the index's segments were written
+            ranked = sorted(((h.id, h.score) for h in lexical), key=lambda r: (-r[1], r[0]))
             if not lexical:
                 result.notices.append(no_match_notice(query, filters))
         elif mode == "semantic":
