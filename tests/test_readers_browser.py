@@ -229,7 +229,7 @@ def test_a_reader_subscribes_follows_saves_and_leaves_through_the_pages(
     expect(page.get_by_role("button", name="Pause the digest")).to_be_visible()
     assert _status(page) == "active"
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(f"{server}/")
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")) \
         .to_be_visible()

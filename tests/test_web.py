@@ -361,3 +361,52 @@ def test_days_out_of_range_and_naive_cursors_are_refused_not_500(client: TestCli
     if url.startswith("/api/"):
         assert answer.json()["error"]["code"] in ("invalid_parameter", "bad_request")
     assert client.get("/healthz").status_code == 200  # the connection still serves
+
+
+def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
+        tmp_path: Path) -> None:
+    mailbox = tmp_path / "mail"
+    service = Paperboy(make_settings(tmp_path / "home", smtp_url=f"file:{mailbox}"),
+                       embedder=HashingEmbedder(dim=64), clock=FixedClock(NOW))
+    service.ingest([str(demo_corpus())])
+
+    def link_in_newest_mail(path: str) -> str:
+        newest = max(mailbox.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+        message = BytesParser(policy=policy.default).parsebytes(newest.read_bytes())
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        found = re.search(rf"{re.escape(BASE)}({re.escape(path)}\S+)", body.get_content())
+        assert found is not None
+        return found.group(1)
+
+    def signed_in(_: TestClient, cookie: str) -> bool:
+        """Whether this session cookie, sent alone by a client with no cookies, opens the
+        account page."""
+        with TestClient(app, base_url="https://testserver") as probe:
+            page = probe.get("/account", headers={"Cookie": f"pb_session={cookie}"})
+        return "Signed in as <strong>ada@example.org</strong>" in page.text
+
+    app = create_app(service, base_url=BASE)
+    with TestClient(app, base_url="https://testserver") as web, \
+            TestClient(app, base_url="https://testserver") as other:
+        token = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                          web.get("/").text).group(1)
+        web.post("/subscribe", data={"email": "ada@example.org", "csrf": token})
+        web.get(link_in_newest_mail("/confirm"))
+        first = web.cookies.get("pb_session")
+        assert first and signed_in(web, first)
+        web.post("/signout", data={"csrf": token})
+        assert not signed_in(web, first)  # the old cookie opens nothing any more
+
+        sessions = []
+        for client in (web, other):  # two browsers, each signed in by its own link
+            csrf = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                             client.get("/signin").text).group(1)
+            client.post("/signin", data={"email": "ada@example.org", "csrf": csrf})
+            client.get(link_in_newest_mail("/signin/link"))
+            sessions.append((client, client.cookies.get("pb_session"), csrf))
+        assert all(signed_in(client, cookie) for client, cookie, _ in sessions)
+        client, cookie, csrf = sessions[0]
+        assert client.post("/signout/everywhere", data={"csrf": csrf}).status_code == 200
+        assert not any(signed_in(client, cookie) for client, cookie, _ in sessions)
+    service.close()

@@ -84,7 +84,7 @@ class Readers:
         """Delete the reader and everything of theirs (follows, library, votes, digests)."""
         key = reader_key(reader_id)
         with self.engine.begin() as conn:
-            for table in (_follows, _library, _dismissals, _digests):
+            for table in (_follows, _library, _dismissals, _digests, tables.sessions):
                 conn.execute(delete(table).where(table.c.reader_id == reader_id))
             conn.execute(delete(tables.votes).where(tables.votes.c.reader == key))
             events = tables.signal_events

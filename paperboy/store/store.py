@@ -25,6 +25,7 @@ from paperboy.store.leases import Leases
 from paperboy.store.merge import TITLE_KEY_LENGTH
 from paperboy.store.readers import Readers
 from paperboy.store.runs import Runs
+from paperboy.store.sessions import ReaderSessions
 from paperboy.store.signals import Signals
 
 _papers = tables.papers
@@ -38,6 +39,7 @@ class Store:
         self.readers = Readers(engine)
         self.runs = Runs(engine)
         self.leases = Leases(engine)
+        self.sessions = ReaderSessions(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

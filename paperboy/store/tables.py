@@ -212,6 +212,15 @@ digests = Table(
 )
 
 # Attempts counted for rate limits (subscribe and sign-in, per address and per client).
+# Signed-in sessions (store/sessions.py): the hash of each cookie's token, so signing out ends it.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("reader_id", Integer, nullable=False, index=True),
+    Column("started_at", UTCDateTime, nullable=False),
+)
+
 throttle = Table(
     "throttle",
     metadata,

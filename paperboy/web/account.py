@@ -121,7 +121,16 @@ def sign_in_link(request: Request, token: str = "") -> Response:
 def sign_out(request: Request, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
     response = _back("/")
-    _sessions(request).sign_out(response)
+    _sessions(request).sign_out(request, response)
+    return response
+
+
+@router.post("/signout/everywhere")
+def sign_out_everywhere(request: Request, csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    response = _back("/")
+    _sessions(request).sign_out_everywhere(reader["id"], response)
     return response
 
 
@@ -204,7 +213,7 @@ def delete_account(request: Request, csrf: Csrf = "",
     response = render(request, "message.html", {
         "title": "Account deleted", "heading": "Your account is deleted",
         "message": "Your address, follows, library and votes are gone from this Paperboy."})
-    _sessions(request).sign_out(response)
+    _sessions(request).sign_out(request, response)
     return response
 
 

@@ -64,7 +64,8 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.state.base_url = (base_url or service.settings.base_url or "http://localhost:8000"
                           ).rstrip("/")
     secret = secret_key(service.settings)
-    app.state.sessions = Sessions(secret, secure=app.state.base_url.startswith("https://"))
+    app.state.sessions = Sessions(secret, secure=app.state.base_url.startswith("https://"),
+                                  store=service.store.sessions, clock=service.clock)
     mailer, sender = smtp_mailer(service.settings)
     app.state.accounts = Accounts(service.store, Links(secret, app.state.base_url), mailer,
                                   sender=sender, clock=service.clock)

@@ -1,19 +1,25 @@
-"""Sessions in signed cookies and CSRF protection for every form.
+"""Sessions in signed cookies, kept in the store, and CSRF protection for every form.
 
-The session cookie holds the reader's id, signed with the secret key and refused after
-`SESSION_DAYS`, so any replica with the same key accepts it. Forms carry a CSRF token that must
-equal the (HttpOnly, SameSite=Lax) `pb_csrf` cookie: a page of another site can make a browser
-post a form, but cannot read or set that cookie.
+The session cookie holds a random token signed with the secret key; the store keeps its hash
+and the reader it signs in (`store/sessions.py`), so any replica on the same store accepts it,
+signing out ends it on the server, and "sign out everywhere" ends all of a reader's. Sessions
+older than `SESSION_DAYS` are refused. Forms carry a CSRF token that must equal the (HttpOnly,
+SameSite=Lax) `pb_csrf` cookie: a page of another site can make a browser post a form, but
+cannot read or set that cookie.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from paperboy.clock import Clock
+from paperboy.store.sessions import ReaderSessions
 
 SESSION_COOKIE = "pb_session"
 CSRF_COOKIE = "pb_csrf"
@@ -21,11 +27,14 @@ SESSION_DAYS = 30
 
 
 class Sessions:
-    def __init__(self, secret: str, *, secure: bool) -> None:
+    def __init__(self, secret: str, *, secure: bool, store: ReaderSessions,
+                 clock: Clock) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="paperboy-session")
         self.secure = secure
+        self._store = store
+        self._clock = clock
 
-    def reader_id(self, request: Request) -> int | None:
+    def _token(self, request: Request) -> str | None:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
@@ -33,15 +42,31 @@ class Sessions:
             value = self._signer.loads(cookie, max_age=SESSION_DAYS * 86_400)
         except BadSignature:
             return None
-        return value if isinstance(value, int) else None
+        return value if isinstance(value, str) else None  # an int: a cookie from before
+
+    def reader_id(self, request: Request) -> int | None:
+        token = self._token(request)
+        if token is None:
+            return None
+        return self._store.reader_of(token, self._clock(),
+                                     lifetime=timedelta(days=SESSION_DAYS))
 
     def sign_in(self, response: Response, reader_id: int) -> None:
-        response.set_cookie(SESSION_COOKIE, self._signer.dumps(reader_id),
+        token = self._store.start(reader_id, self._clock())
+        response.set_cookie(SESSION_COOKIE, self._signer.dumps(token),
                             max_age=SESSION_DAYS * 86_400, httponly=True, samesite="lax",
                             secure=self.secure, path="/")
 
-    def sign_out(self, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response) -> None:
+        """End this browser's session, on the server too."""
+        if (token := self._token(request)) is not None:
+            self._store.end(token)
         response.delete_cookie(SESSION_COOKIE, path="/")
+
+    def sign_out_everywhere(self, reader_id: int, response: Response) -> int:
+        """End every session of the reader (other browsers and devices); how many."""
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return self._store.end_all(reader_id)
 
     # -- CSRF -------------------------------------------------------------------------------
 
