@@ -134,11 +134,45 @@ class Guard:
                     headers.append("Set-Cookie", self.sessions.csrf_cookie(token))
             await send(message)
 
+        chunked = b"chunked" in dict(scope["headers"]).get(b"transfer-encoding", b"").lower()
+        if refusal is None and chunked:  # no Content-Length to check: read at most the limit
+            receive, over = await _read_at_most(receive, MAX_BODY_BYTES)
+            if over:
+                refusal = 413, f"the request body is over {MAX_BODY_BYTES} bytes"
         if refusal is not None:
             response = _error(Request(scope), *refusal)
             await response(scope, receive, send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
+
+
+async def _read_at_most(receive: Receive, limit: int) -> tuple[Receive, bool]:
+    """The body read up to `limit` bytes (stopping at the first message past it), as a new
+    `receive` that replays it; and whether the body was longer. A chunked body has no
+    Content-Length, so this is the only way to refuse a large one without reading it all."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        parts.append(message.get("body", b""))
+        size += len(parts[-1])
+        if size > limit:
+            return receive, True
+        if not message.get("more_body", False):
+            break
+    body = b"".join(parts)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay, False
 
 
 def _error(request: Request, status: int, message: str) -> Response:
