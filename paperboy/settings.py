@@ -71,6 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "empty means embedding in this process."),
     Setting("schedule_interval_s", 300.0, "How often `paperboy serve` checks for due digests "
             "and the daily run."),
+    Setting("trusted_proxies", "", "Reverse proxies (addresses or networks, comma-separated, "
+            "e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For names the client for rate "
+            "limits; empty means the connecting address is the client."),
     Setting("github_api_url", "https://api.github.com", "GitHub REST API, for repository stars."),
     Setting("github_token", "", "GitHub token (optional; raises the rate limit from 60 to 5,000 "
             "requests an hour). Environment only; GITHUB_TOKEN is read too."),
@@ -97,6 +100,7 @@ class Settings:
     s2_api_key: str
     fetch_limit: int
     base_url: str
+    trusted_proxies: str
     secret_key: str
     smtp_url: str
     digest_send_empty: bool

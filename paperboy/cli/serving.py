@@ -76,7 +76,11 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
     host, port = listener.getsockname()[:2]
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
     url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
-    app = create_app(service, base_url=service.settings.base_url or url)
+    try:
+        app = create_app(service, base_url=service.settings.base_url or url)
+    except ValueError as error:  # a setting the app cannot use, e.g. PAPERBOY_TRUSTED_PROXIES
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(2) from None
     out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/] "
               "(Ctrl-C stops it)")
     stop = threading.Event()

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from paperboy.readers.accounts import Accounts, LinkError
 from paperboy.service import Paperboy
 from paperboy.store.readers import reader_key
+from paperboy.web.clients import client_address
 from paperboy.web.render import render
 from paperboy.web.session import Sessions
 
@@ -42,7 +43,10 @@ def _service(request: Request) -> Paperboy:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client rate limits count, behind the trusted proxies (`web/clients.py`)."""
+    peer = request.client.host if request.client else "unknown"
+    return client_address(peer, request.headers.get("x-forwarded-for"),
+                          request.app.state.trusted_proxies)
 
 
 def current_reader(request: Request) -> dict[str, Any] | None:

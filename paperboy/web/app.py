@@ -26,6 +26,7 @@ from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
 from paperboy.service import Paperboy
 from paperboy.web import account, api, apidocs, feeds, pages
+from paperboy.web.clients import trusted_networks
 from paperboy.web.render import render
 from paperboy.web.session import Sessions
 from paperboy.web.views import BadCursor
@@ -61,6 +62,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
                   redoc_url=None, description="A self-hosted research-paper radar: search, "
                   "trending and daily listings of research papers.")
     app.state.service = service
+    app.state.trusted_proxies = trusted_networks(service.settings.trusted_proxies)
     app.state.base_url = (base_url or service.settings.base_url or "http://localhost:8000"
                           ).rstrip("/")
     secret = secret_key(service.settings)
