@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -154,3 +155,18 @@ def browser() -> Iterator[Browser]:
 def problems() -> list[str]:
     """Console errors, uncaught exceptions and CSP violations of the test's pages."""
     return []
+
+
+def follow_emailed_link(client: Any, url: str, **options: Any) -> Any:
+    """Open an emailed confirmation or sign-in link as a reader does: the page it opens, then
+    its button (a POST, so that a prefetch spends nothing). `client` is an httpx or Starlette
+    test client; returns the final response."""
+    from urllib.parse import parse_qs, urlsplit
+
+    page = client.get(url)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    parts = urlsplit(url)
+    token = parse_qs(parts.query).get("token", [""])[0]
+    return client.post(parts._replace(query="").geturl(),
+                       data={"token": token, "csrf": csrf.group(1) if csrf else ""},
+                       follow_redirects=True, **options)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FIXTURES, LISTING, PAPER_FIXTURES, make_settings
+from conftest import FIXTURES, LISTING, PAPER_FIXTURES, follow_emailed_link, make_settings
 from smtpserver import Inbox
 from sqlalchemy import func, select
 
@@ -287,7 +287,7 @@ def test_two_serve_replicas_on_one_postgresql_share_the_daily_work(
             body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
             link = re.search(r"/signin/link\?token=\S+", body)
             assert link is not None
-            assert one.get(link.group(0), follow_redirects=True).url.path == "/account"
+            assert follow_emailed_link(one, link.group(0)).url.path == "/account"
             session = one.cookies.get("pb_session")
         assert session
         two = httpx.get(f"{urls[1]}/account", cookies={"pb_session": session})

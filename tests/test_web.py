@@ -15,7 +15,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import NOW, PAPER_FIXTURES, make_settings
+from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, make_settings
 from fastapi.testclient import TestClient
 
 from paperboy.clock import FixedClock
@@ -303,7 +303,7 @@ def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
         assert body is not None
         link = re.search(rf"{re.escape(BASE)}(/confirm\S+)", body.get_content())
         assert link is not None
-        confirmed = web.get(link.group(1))
+        confirmed = follow_emailed_link(web, link.group(1))
         assert confirmed.status_code == 200
         reader = service.store.readers.by_email("ada@example.org")
         assert reader is not None and reader["status"] == "active"
@@ -392,7 +392,7 @@ def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
         token = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
                           web.get("/").text).group(1)
         web.post("/subscribe", data={"email": "ada@example.org", "csrf": token})
-        web.get(link_in_newest_mail("/confirm"))
+        follow_emailed_link(web, link_in_newest_mail("/confirm"))
         first = web.cookies.get("pb_session")
         assert first and signed_in(web, first)
         web.post("/signout", data={"csrf": token})
@@ -403,7 +403,7 @@ def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
             csrf = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
                              client.get("/signin").text).group(1)
             client.post("/signin", data={"email": "ada@example.org", "csrf": csrf})
-            client.get(link_in_newest_mail("/signin/link"))
+            follow_emailed_link(client, link_in_newest_mail("/signin/link"))
             sessions.append((client, client.cookies.get("pb_session"), csrf))
         assert all(signed_in(client, cookie) for client, cookie, _ in sessions)
         client, cookie, csrf = sessions[0]

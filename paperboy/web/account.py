@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperboy.readers.accounts import Accounts, LinkError
@@ -97,10 +97,29 @@ def subscribe(request: Request, csrf: Csrf = "",
     return _mailed(request, "Subscribe", _accounts(request).subscribe(email, _client(request)))
 
 
+# An emailed link opens a page whose button does the work (a POST): mail scanners and
+# browsers that prefetch links GET them, and must not spend a one-use link.
+LinkToken = Annotated[str, Form(max_length=500)]
+
+
 @router.get("/confirm")
-def confirm(request: Request, token: str = "") -> Response:
+def confirm_page(request: Request, token: Annotated[str, Query(max_length=500)] = "",
+                 ) -> Response:
+    return _link_page(request, "/confirm", token, "Confirm your subscription",
+                      "Confirm my address")
+
+
+@router.post("/confirm")
+def confirm(request: Request, token: LinkToken = "", csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
     return _followed_link(request, lambda: _accounts(request).confirm(token),
                           "/account?welcome=1")
+
+
+def _link_page(request: Request, action: str, token: str, heading: str,
+               button: str) -> Response:
+    return render(request, "link.html", {"title": f"{heading} – Paperboy", "heading": heading,
+                                         "action": action, "token": token, "button": button})
 
 
 @router.get("/signin")
@@ -117,7 +136,14 @@ def sign_in(request: Request, csrf: Csrf = "",
 
 
 @router.get("/signin/link")
-def sign_in_link(request: Request, token: str = "") -> Response:
+def sign_in_link_page(request: Request, token: Annotated[str, Query(max_length=500)] = "",
+                      ) -> Response:
+    return _link_page(request, "/signin/link", token, "Sign in to Paperboy", "Sign in")
+
+
+@router.post("/signin/link")
+def sign_in_link(request: Request, token: LinkToken = "", csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
     return _followed_link(request, lambda: _accounts(request).sign_in(token), "/account")
 
 
