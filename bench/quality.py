@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import importlib.util
 import json
 import os
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from paperboy.embed import Embedder, paper_text  # noqa: E402
+from paperboy.embed.precomputed import text_key  # noqa: E402
 from paperboy.index.fuse import reciprocal_rank_fusion  # noqa: E402
 from paperboy.service import Paperboy  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
@@ -71,7 +71,7 @@ class CachedEmbedder:
         return self._inner
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        keys = [text_key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True)
                           if k not in self.vectors}.items(), key=lambda kt: len(kt[1]))
         for start in range(0, len(missing), 256):

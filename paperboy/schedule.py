@@ -10,7 +10,7 @@ when nothing was ever harvested) and sends due digests on every tick (readers ha
 hours).
 
 Replicas (many `serve` processes, or cron on many hosts, on one database) share the work through
-two leases in the store (`store/leases.py`): `daily` for harvest, stars and embedding, `digest`
+two leases in the store (`store/leases.py`): `daily` for harvest, embedding and stars, `digest`
 for sending. Whoever holds one does that work; the others skip it, and skip the digests too
 while another holds `daily`, so digests go out after the day's papers are in. Under the lease,
 `tick` checks again whether today's chain has run, so a replica that waited does not run it a

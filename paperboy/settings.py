@@ -135,7 +135,12 @@ class Settings:
         """The store's SQLAlchemy URL: the configured one, or SQLite in the home folder."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.home / 'paperboy.sqlite3'}"
+        return f"sqlite:///{self.sqlite_file}"
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite store's file in the home; None when the store is another database."""
+        return None if self.database_url else self.home / "paperboy.sqlite3"
 
 
 def _coerce(setting: Setting, raw: Any) -> Any:

@@ -76,9 +76,9 @@ def open_service(ctx: typer.Context, *, reads: bool = False) -> Paperboy:
     """The service with its store open; `reads`: the command only reads, so a home that does
     not exist (a mistyped --home) is refused rather than created empty."""
     service: Paperboy = ctx.obj
-    home = service.settings.home
-    if reads and not service.settings.database_url and not (home / "paperboy.sqlite3").exists():
-        err.print(f"[red]error:[/] no Paperboy store in {home}: check --home (or "
+    sqlite = service.settings.sqlite_file
+    if reads and sqlite is not None and not sqlite.exists():
+        err.print(f"[red]error:[/] no Paperboy store in {sqlite.parent}: check --home (or "
                   "$PAPERBOY_HOME), or create one with `paperboy ingest FILE`", highlight=False)
         raise typer.Exit(2)
     try:

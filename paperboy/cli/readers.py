@@ -125,7 +125,7 @@ def digest_preview(
 
 @app.command()
 def daily(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Run the daily chain once (for cron): harvest, refresh stars, embed, send digests."""
+    """Run the daily chain once (for cron): harvest, embed, refresh stars, send digests."""
     from paperboy.schedule import run_daily
 
     outcomes = run_daily(open_service(ctx))

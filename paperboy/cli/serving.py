@@ -38,7 +38,7 @@ def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     schedule: Annotated[bool, typer.Option(
-        "--schedule/--no-schedule", help="Also run the daily chain (harvest, stars, embed, "
+        "--schedule/--no-schedule", help="Also run the daily chain (harvest, embed, stars, "
         "digests) on schedule.")] = True,
 ) -> None:
     """Serve the web app: pages, the JSON API (/api, /openapi.json) and Atom feeds (/feeds)."""

@@ -21,7 +21,7 @@ import numpy as np
 from paperboy.embed import Embedder, EmbedderUnavailable
 from paperboy.index.fuse import convex_combination, meaning_weight
 from paperboy.index.lexical import LexicalHit, LexicalHits, LexicalIndex
-from paperboy.index.lexical_query import is_stop_word, parse_user_query, query_filters
+from paperboy.index.lexical_query import content_words, parse_user_query, query_filters
 from paperboy.index.vectors import VectorIndex
 from paperboy.models import Filters
 from paperboy.sources._text import title_key
@@ -33,7 +33,6 @@ Sort = Literal["relevance", "newest"]
 SORTS: tuple[Sort, ...] = ("relevance", "newest")
 MAX_DEPTH = 1000
 MAX_QUERY_CHARS = 4000
-_WORD = re.compile(r"[^\W_]+")
 
 _ID = re.compile(
     r"^\s*(?:arxiv:\s*)?(?:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)?"
@@ -178,7 +177,7 @@ class Searcher:
             if cosines:  # a paper with no vector yet is neither near nor far: the mean
                 neutral = sum(cosines.values()) / len(cosines)
                 cosines.update((h.id, neutral) for h in lexical if h.id not in cosines)
-            words = sum(1 for word in _WORD.findall(meaning.lower()) if not is_stop_word(word))
+            words = len(content_words(meaning))
             ranked = convex_combination({"lexical": {h.id: h.score for h in lexical},
                                          "semantic": cosines},
                                         weights={"lexical": 1.0,

@@ -260,6 +260,11 @@ def proximity(schema: tantivy.Schema, terms: list[str]) -> list[tuple[Occur, Que
                                              PROXIMITY_WEIGHT)) for a, b in pairs]
 
 
+def content_words(text: str) -> list[str]:
+    """The words of `text` as the index splits them, without the stop words."""
+    return [word for word in _words(text) if not is_stop_word(word)]
+
+
 def is_stop_word(word: str) -> bool:
     """An English stop word ("the", "of", "and"): scored, but neither marked nor listed."""
     return not _STOP.analyze(word)

@@ -96,6 +96,7 @@ class MilvusSearcher:
         else:
             ranked = self.collection.by_words(text, limit=window, expr=_both(phrases, expr)) \
                 if text else []
+        candidates: dict[str, dict[str, Any]] = {}
         if parsed.constrained:
             candidates = self.store.papers_by_ids([paper_id for paper_id, _ in ranked])
             ranked = [(paper_id, score) for paper_id, score in ranked
@@ -109,7 +110,10 @@ class MilvusSearcher:
         if sort == "newest":
             ranked = newest_first(ranked, self.store.published_of([i for i, _ in ranked]))
         page = ranked[offset:offset + limit]
-        rows = self.store.papers_by_ids([paper_id for paper_id, _ in page])
+        # the page's papers: fetched already when the operators were checked
+        rows = {paper_id: candidates[paper_id] for paper_id, _ in page if paper_id in candidates}
+        if missing := [paper_id for paper_id, _ in page if paper_id not in rows]:
+            rows.update(self.store.papers_by_ids(missing))
         stored = self.collection.vectors(list(rows)) if kind == "hybrid" else {}
         for paper_id, score in page:
             paper = rows.get(paper_id)
