@@ -123,6 +123,7 @@ def test_words_and_meaning_find_the_paper_and_say_why(service: Paperboy) -> None
     assert {"kernel", "thinning"} <= set(top.matched_terms)
     assert "<mark>" in top.snippet + top.title_snippet
     assert top.similarity is not None and -1.0 <= top.similarity <= 1.0
+    assert top.lexical_rank is not None and top.semantic_rank is not None  # found by both
     lexical = service.search(query, mode="lexical").hits
     assert all(h.lexical_rank == n and h.bm25 and h.semantic_rank is None
                for n, h in enumerate(lexical, start=1))
@@ -397,15 +398,20 @@ def milvus_with_the_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     _release(service)
 
 
-def test_milvus_meets_the_dev_set_floors(milvus_with_the_model: Paperboy) -> None:
-    floors = {"hybrid": 0.96, "lexical": 0.95, "semantic": 0.92}  # its figures before the
-    # local path changed its scoring (issue 12): Milvus keeps RRF and its own BM25 function
-    qrels = json.loads((SHARED / "eval" / "dev_qrels.json").read_text())
-    ndcg = {}
-    for mode in floors:
-        runs = {q["query"]: [h.title for h in milvus_with_the_model.search(
-            q["query"], limit=10, mode=mode).hits] for q in qrels}
-        ndcg[mode] = bench_quality().per_type(qrels, runs)["all"]
-    print(f"Milvus nDCG@10: {json.dumps(ndcg)}")
-    assert all(ndcg[mode] >= floor for mode, floor in floors.items()), ndcg
-    assert ndcg["hybrid"] >= max(ndcg["lexical"], ndcg["semantic"]) - 1e-9, ndcg
+def test_milvus_fuses_as_the_local_path_and_meets_its_floors(
+        milvus_with_the_model: Paperboy) -> None:
+    # Milvus' own BM25 function reads one field (title twice, abstract, authors), so its words
+    # score apart from the local index's; the fusion is the same (fuse.hybrid_ranking), and
+    # hybrid holds to floors near the local ones: 0.976 / 0.860 when written (local .965 / .863)
+    floors = {"dev": {"hybrid": 0.96, "lexical": 0.95, "semantic": 0.92},
+              "dev2": {"hybrid": 0.85, "lexical": 0.82, "semantic": 0.73}}
+    for name, floor in floors.items():
+        qrels = json.loads((SHARED / "eval" / f"{name}_qrels.json").read_text())
+        ndcg = {}
+        for mode in floor:
+            runs = {q["query"]: [h.title for h in milvus_with_the_model.search(
+                q["query"], limit=10, mode=mode).hits] for q in qrels}
+            ndcg[mode] = bench_quality().per_type(qrels, runs)["all"]
+        print(f"Milvus {name} nDCG@10: {json.dumps(ndcg)}")
+        assert all(ndcg[mode] >= floor[mode] for mode in floor), (name, ndcg)
+        assert ndcg["hybrid"] > max(ndcg["lexical"], ndcg["semantic"]), (name, ndcg)

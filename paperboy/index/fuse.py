@@ -85,3 +85,20 @@ def convex_combination(scores: Mapping[str, Mapping[str, float]], *,
         for doc, value in normal.items():
             fused[doc] += weight * value
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def hybrid_ranking(lexical: Mapping[str, float], cosines: Mapping[str, float], *,
+                   content_words: int) -> list[tuple[str, float]]:
+    """Hybrid search's order: BM25 scores and cosines by `convex_combination`, meaning weighed
+    by `meaning_weight` for a query of `content_words` content words.
+
+    `cosines` holds the semantic candidates' and as many lexical candidates' cosines as are
+    known; a lexical candidate with no vector yet is neither near nor far: the mean cosine.
+    """
+    cosines = dict(cosines)
+    if cosines:
+        neutral = sum(cosines.values()) / len(cosines)
+        cosines.update((doc, neutral) for doc in lexical if doc not in cosines)
+    return convex_combination({"lexical": lexical, "semantic": cosines},
+                              weights={"lexical": 1.0,
+                                       "semantic": meaning_weight(content_words)})

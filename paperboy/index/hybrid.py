@@ -1,7 +1,7 @@
 """Search by words and by meaning, fused, with the reasons each paper was found.
 
 The lexical retriever (tantivy BM25) and the semantic one (HNSW over paper vectors) each return
-their own top `depth` papers, both already filtered; `fuse.reciprocal_rank_fusion` merges them.
+their own top `depth` papers, both already filtered; `fuse.hybrid_ranking` merges them.
 A pasted arXiv id, URL or DOI goes straight to its paper, and a paper whose title is exactly the
 query comes first. When the model cannot load or no vectors exist yet, search answers by words
 and says so in a notice; it never fails because embeddings are missing.
@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from paperboy.embed import Embedder, EmbedderUnavailable
-from paperboy.index.fuse import convex_combination, meaning_weight
+from paperboy.index.fuse import hybrid_ranking
 from paperboy.index.lexical import LexicalHit, LexicalHits, LexicalIndex
 from paperboy.index.lexical_query import content_words, parse_user_query, query_filters
 from paperboy.index.vectors import VectorIndex
@@ -174,14 +174,8 @@ class Searcher:
             if index is not None and query_vector is not None:  # lexical-only candidates too
                 cosines.update(index.similarities(
                     query_vector, [h.id for h in lexical if h.id not in cosines]))
-            if cosines:  # a paper with no vector yet is neither near nor far: the mean
-                neutral = sum(cosines.values()) / len(cosines)
-                cosines.update((h.id, neutral) for h in lexical if h.id not in cosines)
-            words = len(content_words(meaning))
-            ranked = convex_combination({"lexical": {h.id: h.score for h in lexical},
-                                         "semantic": cosines},
-                                        weights={"lexical": 1.0,
-                                                 "semantic": meaning_weight(words)})
+            ranked = hybrid_ranking({h.id: h.score for h in lexical}, cosines,
+                                    content_words=len(content_words(meaning)))
         exact = self._exact_title(meaning, filters, allowed)
         if exact:
             score = ranked[0][1] if ranked else 1.0

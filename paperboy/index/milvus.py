@@ -1,18 +1,17 @@
-"""Search on Milvus (`PAPERBOY_MILVUS_URI`): words and meaning in one collection, fused by Milvus.
+"""Search on Milvus (`PAPERBOY_MILVUS_URI`): words and meaning in one collection.
 
 One row per paper: `words` (its title, abstract and author names, already reduced to the English
 stems the local word index uses) feeds a BM25 function whose sparse output has an inverted index;
 `vector` (nullable: papers are findable by words before they have one) has an HNSW index; the
-filters are scalar fields (`published`, `categories`, `has_code`). Hybrid mode is one
-`hybrid_search` with Milvus' RRF ranker. The store stays the truth: hits are read from it, and
+filters are scalar fields (`published`, `categories`, `has_code`). Hybrid mode asks both and
+fuses them as the local searcher does. The store stays the truth: hits are read from it, and
 `sync_milvus` upserts what changed since the watermarks kept in the collection's properties, so
 every pass is idempotent by paper id and a killed one resumes where it stopped.
 
 This module keeps the collection (`MilvusCollection`, `MilvusVectors`) and fills it
 (`sync_milvus`, `reindex_milvus`); `milvus_search.py` answers searches from it. Milvus does not
-say why a paper matched, so matched words, marked snippets and (in hybrid mode) the cosine
-similarity are worked out there for the shown hits; per-retriever ranks exist only in the
-single-retriever modes.
+say why a paper matched, so matched words and marked snippets are worked out there for the
+shown hits, beside each retriever's rank and score.
 """
 
 from __future__ import annotations
@@ -48,11 +47,6 @@ BATCH_SIZE = 500  # rows per upsert (and per watermark step)
 # against 0.945 with the title once.
 BM25_PARAMS = {"bm25_k1": 1.2, "bm25_b": 0.75}
 TITLE_REPEAT = 2
-RRF_K = 60
-# Milvus' RRF ranker takes no weights: the word request is sent this many times, so words count
-# twice as much as meaning (index/hybrid.py weighs them 1.5; 1.5 to 2 score alike there). On the
-# dev set this lifts hybrid nDCG@10 from 0.970 (plain RRF) to 0.975.
-LEXICAL_REQUESTS = 2
 # As the local HNSW graph (index/vectors.py): connectivity 16, expansion 64 / 128.
 HNSW_PARAMS = {"M": 16, "efConstruction": 64}
 EF_SEARCH = 128
@@ -215,20 +209,6 @@ class MilvusCollection:
     def by_vector(self, vector: np.ndarray, *, limit: int, expr: str) -> list[tuple[str, float]]:
         return self._search(vector.tolist(), "vector", {"ef": max(EF_SEARCH, limit)}, limit,
                             _both("has_vector == true", expr))
-
-    def hybrid(self, text: str, words_expr: str, vector: np.ndarray, *, depth: int, limit: int,
-               expr: str) -> list[tuple[str, float]]:
-        """Milvus' hybrid search: both retrievers' top `depth`, fused by RRF (k = 60)."""
-        from pymilvus import AnnSearchRequest, RRFRanker
-
-        words = AnnSearchRequest(data=[text], anns_field="sparse", param={}, limit=depth,
-                                 expr=_both(words_expr, expr) or None)
-        requests = [words] * LEXICAL_REQUESTS + [AnnSearchRequest(
-            data=[vector.tolist()], anns_field="vector", param={"ef": max(EF_SEARCH, depth)},
-            limit=depth, expr=_both("has_vector == true", expr))]
-        found = self.client.hybrid_search(self.name, requests, ranker=RRFRanker(RRF_K),
-                                          limit=limit, output_fields=["id"])
-        return [(hit["id"], float(hit["distance"])) for hit in found[0]]
 
     def _search(self, data: Any, field: str, params: dict[str, Any], limit: int, expr: str,
                 *, bm25: bool = False) -> list[tuple[str, float]]:

@@ -1,6 +1,7 @@
 """Search on Milvus with the local searcher's contract (`MilvusSearcher`): the query words
 (stemmed as the word index stems them) against the BM25 function, the query vector against the
-HNSW field, both fused by Milvus' hybrid search; see milvus.py for the collection."""
+HNSW field, both fused as the local searcher fuses them (`fuse.hybrid_ranking`); see milvus.py
+for the collection."""
 
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from paperboy.embed import Embedder, EmbedderUnavailable
+from paperboy.index.fuse import hybrid_ranking
 from paperboy.index.hybrid import (
     MAX_DEPTH,
     Hit,
@@ -28,6 +30,7 @@ from paperboy.index.hybrid import (
 from paperboy.index.lexical_query import (
     SNIPPET_CHARS,
     UserQuery,
+    content_words,
     holds,
     name_tokens,
     parse_user_query,
@@ -88,20 +91,25 @@ class MilvusSearcher:
         # without a vector, words answer; without words (all too long), meaning does
         kind = "lexical" if vector is None else "semantic" if mode == "semantic" or not text \
             else "hybrid"
-        if vector is not None and kind == "hybrid":
-            ranked = self.collection.hybrid(text, phrases, vector, limit=window, expr=expr,
-                                            depth=min(max(100, window), MAX_DEPTH))
-        elif vector is not None and kind == "semantic":
-            ranked = self.collection.by_vector(vector, limit=window, expr=expr)
-        else:
-            ranked = self.collection.by_words(text, limit=window, expr=_both(phrases, expr)) \
-                if text else []
+        depth = min(max(100, window), MAX_DEPTH) if kind == "hybrid" else window
+        words = self.collection.by_words(text, limit=depth, expr=_both(phrases, expr)) \
+            if text and kind != "semantic" else []
+        near = self.collection.by_vector(vector, limit=depth, expr=expr) \
+            if vector is not None and kind != "lexical" else []
         candidates: dict[str, dict[str, Any]] = {}
-        if parsed.constrained:
-            candidates = self.store.papers_by_ids([paper_id for paper_id, _ in ranked])
-            ranked = [(paper_id, score) for paper_id, score in ranked
-                      if paper_id in candidates and holds(parsed, candidates[paper_id])]
-        ranks = {paper_id: rank for rank, (paper_id, _) in enumerate(ranked, start=1)}
+        if parsed.constrained:  # -word, title: and author: hold for both retrievers' papers
+            candidates = self.store.papers_by_ids(list({i: None for i, _ in words + near}))
+            words, near = ([(paper_id, score) for paper_id, score in found
+                            if paper_id in candidates and holds(parsed, candidates[paper_id])]
+                           for found in (words, near))
+        cosines = dict(near)
+        if kind == "hybrid" and vector is not None:  # as the local searcher fuses them
+            stored = self.collection.vectors([i for i, _ in words if i not in cosines])
+            cosines.update((i, float(v @ vector)) for i, v in stored.items())
+            ranked = hybrid_ranking(dict(words), cosines,
+                                    content_words=len(content_words(meaning)))[:window]
+        else:
+            ranked = near if kind == "semantic" else words
         exact = self._exact_title(meaning, expr)
         if exact:
             score = ranked[0][1] if ranked else 1.0
@@ -114,19 +122,24 @@ class MilvusSearcher:
         rows = {paper_id: candidates[paper_id] for paper_id, _ in page if paper_id in candidates}
         if missing := [paper_id for paper_id, _ in page if paper_id not in rows]:
             rows.update(self.store.papers_by_ids(missing))
-        stored = self.collection.vectors(list(rows)) if kind == "hybrid" else {}
+        if vector is not None and (unknown := [i for i in rows if i not in cosines]):
+            cosines.update((i, float(v @ vector))
+                           for i, v in self.collection.vectors(unknown).items())
+        by_words = {paper_id: (rank, score)
+                    for rank, (paper_id, score) in enumerate(words, start=1)}
+        by_meaning = {paper_id: rank for rank, (paper_id, _) in enumerate(near, start=1)}
         for paper_id, score in page:
             paper = rows.get(paper_id)
             if paper is None:  # indexed, then removed or renamed in the store: skip it
                 continue
             hit = paper_hit(paper, score=score, match="title" if paper_id == exact else None)
             explain_words(hit, paper, parsed)
-            if kind == "lexical" and paper_id in ranks:
-                hit.lexical_rank, hit.bm25 = ranks[paper_id], round(score, 4)
-            elif kind == "semantic" and paper_id in ranks:
-                hit.semantic_rank, hit.similarity = ranks[paper_id], round(score, 4)
-            elif paper_id in stored and vector is not None:
-                hit.similarity = round(float(stored[paper_id] @ vector), 4)
+            if paper_id in by_words:
+                hit.lexical_rank = by_words[paper_id][0]
+                hit.bm25 = round(by_words[paper_id][1], 4)
+            hit.semantic_rank = by_meaning.get(paper_id)
+            if paper_id in cosines:
+                hit.similarity = round(cosines[paper_id], 4)
             result.hits.append(hit)
         return result
 
