@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cached_property
 from importlib import resources
@@ -22,8 +24,9 @@ from paperboy.digest.render import render as render_digest
 from paperboy.digest.run import Composer, DigestRun, next_day, send_digests
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
+from paperboy.index.health import IndexHealth
 from paperboy.index.hybrid import Mode, Searcher, SearchResult, Sort
-from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy
+from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy, LexicalIndexDamaged
 from paperboy.index.milvus import reindex_milvus, sync_milvus
 from paperboy.index.milvus_search import MilvusSearcher, open_milvus
 from paperboy.index.sync import following_ingest, sync_lexical, sync_vectors
@@ -37,6 +40,9 @@ from paperboy.signals.github import GitHubStars
 from paperboy.signals.refresh import RefreshSummary, refresh_stars, waiting_note
 from paperboy.signals.trending import TrendingEntry, trending
 from paperboy.store import Store
+
+REBUILDING_NOTICE = ("the word index was found damaged and is being rebuilt from the store: "
+                     "until it is done, papers not yet refilled are missing from word matches")
 
 
 def demo_corpus() -> Path:
@@ -77,6 +83,7 @@ class Paperboy:
         self._embedder_error: EmbedderUnavailable | None = None
         self._vectors: VectorIndex | None = None
         self._papers: int | None = None  # cached count, reset by ingest
+        self.index_health = IndexHealth(clock)
 
     @cached_property
     def store(self) -> Store:
@@ -91,6 +98,11 @@ class Paperboy:
     @cached_property
     def lexical(self) -> LexicalIndex:
         index = LexicalIndex.open(self.index_dir / "lexical")
+        damaged = index.rebuilt_reason not in (None, "the index is new")
+        self.index_health.opened("word", index.rebuilt_reason if damaged else None)
+        if damaged:
+            self.progress.note(f"the word index was rebuilt from the store: "
+                               f"{index.rebuilt_reason}")
         try:
             sync_lexical(self.store, index, self.progress)
         except LexicalIndexBusy:
@@ -127,6 +139,10 @@ class Paperboy:
             if dim is None:
                 return None
             index = HnswIndex.open(self.index_dir / "vectors", model=self.model_name, dim=dim)
+            self.index_health.opened("vector", index.rebuilt_reason)
+            if index.rebuilt_reason:
+                self.progress.note(f"the vector index was rebuilt from the stored vectors: "
+                                   f"{index.rebuilt_reason}")
             if len(index) != self.store.embeddings.count(self.model_name):
                 sync_vectors(self.store, index, self.progress)
             self._vectors = index
@@ -281,12 +297,33 @@ class Paperboy:
 
     def search(self, query: str, *, limit: int = 20, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters | None = None, sort: Sort = "relevance") -> SearchResult:
-        return self.searcher.search(query, limit=limit, offset=offset, mode=mode,
-                                    filters=filters, sort=sort)
+        with self._words_damage():
+            result = self.searcher.search(query, limit=limit, offset=offset, mode=mode,
+                                          filters=filters, sort=sort)
+        if self.index_health.rebuilding("word"):
+            result.notices.append(REBUILDING_NOTICE)
+        return result
 
     def similar(self, paper_id: str, *, limit: int = 20,
                 filters: Filters | None = None) -> SearchResult:
-        return self.searcher.similar(paper_id, limit=limit, filters=filters)
+        with self._words_damage():
+            return self.searcher.similar(paper_id, limit=limit, filters=filters)
+
+    @contextmanager
+    def _words_damage(self) -> Iterator[None]:
+        """Damage of the word index found while reading it: rebuild it from the store in the
+        background (searches meanwhile read what is refilled) and let the error through."""
+        try:
+            yield
+        except LexicalIndexDamaged as damage:
+            index, reason = self.lexical, str(damage)
+
+            def rebuild() -> None:
+                index.recreate(reason)
+                sync_lexical(self.store, index, Silent())
+
+            self.index_health.rebuild("word", reason, rebuild)
+            raise
 
     def trending(self, *, window: str = "week", day: date | None = None,
                  category: str | None = None, limit: int = 100,

@@ -3,8 +3,9 @@
 Derived data: the store is the truth, and the index can be emptied and refilled from it at any
 time. Its folder holds `meta.json` (the schema version, and the caller's watermark: the store's
 `last_changed` time indexed up to) beside tantivy's own files in `tantivy/`. A folder from
-another schema version, or one that cannot be opened, is recreated empty and `rebuilt_fresh`
-tells the caller to refill it, so old and new documents never mix.
+another schema version, one that cannot be opened or one whose files fail tantivy's checksums
+(index/integrity.py) is recreated empty and `rebuilt_fresh` tells the caller to refill it, so old
+and new documents never mix and damage is not served.
 
 User text never reaches tantivy's query parser: `parse_user_query` reduces it to words and quoted
 phrases, and the query is assembled from term and phrase objects, so no input is a syntax error
@@ -14,6 +15,7 @@ that many papers match.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -23,11 +25,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import tantivy
 from tantivy import Occur, Query
 
+from paperboy.index.integrity import tantivy_damage
 from paperboy.index.lexical_query import (
     _CATEGORY,
     _EN,
@@ -54,6 +57,9 @@ from paperboy.index.lexical_query import (
 )
 from paperboy.models import Filters
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 SCHEMA_VERSION = 2  # 2: `text` (title and abstract in one field) scores words
 WRITER_HEAP_BYTES = 64_000_000
 
@@ -65,8 +71,9 @@ _NAME_TOKENIZER = "paperboy_name"  # the default tokenizer plus accent folding: 
 _CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.LG" == "cs.lg"
 
 
-__all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexBusy", "LexicalIndexError",
-           "LexicalHits", "LexicalWriter", "UserQuery", "parse_user_query"]
+__all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexBusy",
+           "LexicalIndexDamaged", "LexicalIndexError", "LexicalHits", "LexicalWriter", "UserQuery",
+           "parse_user_query"]
 
 
 class LexicalIndexError(Exception):
@@ -75,6 +82,36 @@ class LexicalIndexError(Exception):
 
 class LexicalIndexBusy(LexicalIndexError):
     """Another writer (usually another paperboy process) holds the index's lock."""
+
+
+class LexicalIndexDamaged(LexicalIndexError):
+    """The index's files are not what tantivy wrote (a disk or a hand changed them)."""
+
+
+# How tantivy-py words the errors of files that are not what tantivy wrote (tantivy's
+# TantivyError::IoError, DataCorruption and OpenReadError), as ValueError.
+_DAMAGE_MESSAGES = ("An IO error occurred", "Data corrupted", "Failed to open file")
+
+
+def _reads(method: Callable[P, R]) -> Callable[P, R]:
+    """A reading method whose damaged files raise `LexicalIndexDamaged`: tantivy's own errors
+    for such files, and a panic in its native code (a BaseException, past `except Exception`)."""
+
+    @functools.wraps(method)
+    def read(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except ValueError as exc:
+            if not str(exc).startswith(_DAMAGE_MESSAGES):
+                raise
+            raise LexicalIndexDamaged(f"the word index is damaged: {exc}") from exc
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise LexicalIndexDamaged(f"the word index is damaged: tantivy failed ({exc})"
+                                      ) from None
+
+    return read
 
 
 @dataclass(slots=True)
@@ -134,7 +171,7 @@ class LexicalIndex:
     def open(cls, path: Path) -> LexicalIndex:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        reason = _unusable(path)
+        reason = _unusable(path) or tantivy_damage(path / _TANTIVY_DIR)
         index = None
         if reason is None:
             try:
@@ -142,13 +179,17 @@ class LexicalIndex:
             except ValueError as exc:  # how tantivy reports corrupt files and schema drift
                 reason = f"the index files cannot be opened ({exc})"
         if index is None:
-            shutil.rmtree(path / _TANTIVY_DIR, ignore_errors=True)
-            (path / _TANTIVY_DIR).mkdir()
-            index = tantivy.Index(_schema(), path=str(path / _TANTIVY_DIR), reuse=False)
-            _write_meta(path, {"schema_version": SCHEMA_VERSION, "watermark": None})
-        index.register_tokenizer(_NAME_TOKENIZER, _NAME)
-        index.register_tokenizer(_CATEGORY_TOKENIZER, _CATEGORY)
+            index = _new_tantivy(path)
+        else:
+            _register_tokenizers(index)
         return cls(path, index, rebuilt_fresh=reason is not None, rebuilt_reason=reason)
+
+    def recreate(self, reason: str) -> None:
+        """Start again empty in the same folder (damage found while searching): the caller
+        refills it from the store, as after `open` with `rebuilt_fresh`."""
+        with self._lock:
+            self._index = _new_tantivy(self.path)
+            self.rebuilt_fresh, self.rebuilt_reason = True, reason
 
     def __enter__(self) -> LexicalIndex:
         return self
@@ -216,11 +257,13 @@ class LexicalIndex:
     def set_watermark(self, value: str | None) -> None:
         _write_meta(self.path, {"schema_version": SCHEMA_VERSION, "watermark": value})
 
+    @_reads
     def count(self) -> int:
         return self._searcher().num_docs
 
     # -- searching -------------------------------------------------------------------------
 
+    @_reads
     def search(self, query: str, *, limit: int = 20, offset: int = 0,
                filters: Filters | None = None, explain: bool = True) -> LexicalHits:
         """The best papers for a search box's text, best first; none for text with no words.
@@ -257,6 +300,7 @@ class LexicalIndex:
         hits.total = total
         return hits
 
+    @_reads
     def explain(self, query: str, hits: list[LexicalHit]) -> list[LexicalHit]:
         """The given hits of `search(query, explain=False)` with matched terms and snippets."""
         parsed = parse_user_query(query)
@@ -278,6 +322,7 @@ class LexicalIndex:
             hit.rank = original.rank
         return explained
 
+    @_reads
     def passing(self, query: str, ids: list[str]) -> set[str]:
         """Which of `ids` meet the query's `author:`, `title:` and `-word` operators."""
         parsed = parse_user_query(query)
@@ -308,6 +353,7 @@ class LexicalIndex:
                 found.append((0.9 * floor * score / top, address, True))
         return found[:wanted]
 
+    @_reads
     def more_like_this(self, paper_id: str, *, limit: int = 20,
                        filters: Filters | None = None) -> list[LexicalHit]:
         """Papers sharing this paper's title words and most distinctive abstract words.
@@ -465,6 +511,21 @@ def _unusable(path: Path) -> str | None:
     if not (path / _TANTIVY_DIR).is_dir():
         return "the index files are missing"
     return None
+
+
+def _new_tantivy(path: Path) -> tantivy.Index:
+    """An empty tantivy index in `path`, replacing whatever files were there."""
+    shutil.rmtree(path / _TANTIVY_DIR, ignore_errors=True)
+    (path / _TANTIVY_DIR).mkdir()
+    index = tantivy.Index(_schema(), path=str(path / _TANTIVY_DIR), reuse=False)
+    _write_meta(path, {"schema_version": SCHEMA_VERSION, "watermark": None})
+    _register_tokenizers(index)
+    return index
+
+
+def _register_tokenizers(index: tantivy.Index) -> None:
+    index.register_tokenizer(_NAME_TOKENIZER, _NAME)
+    index.register_tokenizer(_CATEGORY_TOKENIZER, _CATEGORY)
 
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:

@@ -8,13 +8,15 @@ the caller re-embeds everything instead of mixing two models' vectors.
 
 Folder layout (all written by `save()`):
 
-    meta.json        {"schema_version", "model", "dim", "count", ...}
+    meta.json        {"schema_version", "model", "dim", "count", "checksums", ...}
     vectors.usearch  the usearch graph and its f16 vectors, keyed by uint64
     keys.json        {"ids": [...]}: paper id of each usearch key (key = position; null = free)
 
 A save writes `*.tmp` copies, then a `commit` marker, then renames them into place; `open()`
 finishes a committed save or discards an uncommitted one, so a kill -9 at any moment leaves
-either the previous or the new version readable, never a mix.
+either the previous or the new version readable, never a mix. `meta.json` holds the CRC-32 of
+the other two files; a file that no longer matches is damage, and the index starts empty for the
+caller to refill from the store.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
+
+from paperboy.index.integrity import file_crc32
 
 __all__ = ["SCHEMA_VERSION", "HnswIndex", "VectorIndex"]
 
@@ -259,6 +263,10 @@ class HnswIndex:
             return f"{KEYS_FILE} unreadable: {exc}", False
         if keys_doc.get("generation") != meta.get("generation"):
             return f"{KEYS_FILE} and {META_FILE} come from different saves", True
+        for name, crc in (meta.get("checksums") or {}).items():  # older saves have none
+            if name in _DATA_FILES and file_crc32(self.path / name) != crc:
+                # damage, or a save renaming its files right now (read again to know which)
+                return f"{name} does not match its checksum", True
         key_of_id = {i: k for k, i in enumerate(id_of_key) if i is not None}
         try:
             self._index.load(str(self.path / VECTORS_FILE))
@@ -314,6 +322,8 @@ class HnswIndex:
                 "dtype": DTYPE,
                 "connectivity": self.connectivity,
                 "expansion_add": self.expansion_add,
+                "checksums": {name: file_crc32(self.path / f"{name}.tmp")
+                              for name in (VECTORS_FILE, KEYS_FILE)},
             }
             _write_synced(self.path / f"{META_FILE}.tmp", json.dumps(meta, indent=2) + "\n")
             # The rename of the marker is the commit point; before it the old files stand.

@@ -95,10 +95,16 @@ def found(request: Request, paper_id: str) -> dict[str, Any]:
     return cards(store, [row], base_of(request))[0] | {"versions": row.get("versions") or []}
 
 
-@router.get("/healthz", tags=["health"])
-def healthz(request: Request) -> dict[str, Any]:
-    """Liveness and what is loaded."""
-    return {"status": "ok", **service_of(request).stats()}
+@router.get("/healthz", tags=["health"], responses={503: {
+    "description": "An index is damaged or being rebuilt from the store (`status` says which, "
+                   "`indexes` why)."}})
+def healthz(request: Request) -> JSONResponse:
+    """Liveness, the state of each index (`ok`, `rebuilt` when opened, `rebuilding`,
+    `damaged`, with the reason) and what is stored."""
+    service = service_of(request)
+    status = service.index_health.status
+    return JSONResponse({"status": status, "indexes": service.index_health.report(),
+                         **service.stats()}, status_code=200 if status == "ok" else 503)
 
 
 @router.get("/api/search", tags=["search"], response_class=JSONResponse)

@@ -3,12 +3,15 @@
 Every response carries a Content-Security-Policy without inline scripts (htmx and KaTeX are
 served from `static/`, nothing from a CDN), `X-Content-Type-Options` and frame protection.
 Requests with overlong URLs or bodies are refused before any work. Errors are JSON under
-`/api/` (`{"error": {"code", "message"}}`) and a page everywhere else, never a stack trace.
+`/api/` (`{"error": {"code", "message"}}`) and a page everywhere else, never a stack trace;
+an unexpected one is logged in one line with the request id the response carries.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperboy import __version__
+from paperboy.index.lexical import LexicalIndexDamaged
 from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
 from paperboy.service import Paperboy
@@ -88,10 +92,10 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     async def bad_cursor(request: Request, exc: BadCursor) -> Response:
         return _error(request, 400, str(exc))
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        log.exception("error answering %s", request.url.path)
-        return _error(request, 500, "something went wrong on our side; it has been logged")
+    @app.exception_handler(LexicalIndexDamaged)
+    async def damaged(request: Request, exc: LexicalIndexDamaged) -> Response:
+        return _error(request, 503, f"{exc}; it is being rebuilt from the store, so try again "
+                      "in a minute")
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="static")
@@ -105,8 +109,11 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
 
 class Guard:
     """Plain ASGI middleware (no per-request task or stream): refuses overlong URLs and bodies
-    before any work, and adds the security headers, `Server-Timing` (the service's search time,
-    so the HTTP layer's share is measurable) and a new CSRF cookie to every response."""
+    before any work, and adds the security headers, `X-Request-ID`, `Server-Timing` (the
+    service's search time, so the HTTP layer's share is measurable) and a new CSRF cookie to
+    every response. Any error no handler answered, a panic in native code included, becomes
+    the error page or JSON (so the connection stays usable) and one log line naming the
+    request id; the traceback is logged at debug level."""
 
     def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
         self.app = app
@@ -124,10 +131,15 @@ class Guard:
         elif not length.isdigit() or int(length) > MAX_BODY_BYTES:
             refusal = 413, f"the request body is over {MAX_BODY_BYTES} bytes"
         state = scope.setdefault("state", {})
+        request_id = _request_id(dict(scope["headers"]).get(b"x-request-id", b""))
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
                 if (search_ms := state.get("search_ms")) is not None:
@@ -144,8 +156,28 @@ class Guard:
         if refusal is not None:
             response = _error(Request(scope), *refusal)
             await response(scope, receive, send_with_headers)
-        else:
+            return
+        try:
             await self.app(scope, receive, send_with_headers)
+        except BaseException as exc:  # a panic in native code is a BaseException too
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit) or \
+                    exc.__class__.__name__ == "CancelledError":
+                raise
+            log.error("request %s: %s %s failed: %s: %s", request_id, scope.get("method"),
+                      scope.get("path"), type(exc).__name__, exc)
+            log.debug("request %s", request_id, exc_info=True)
+            if started:  # the response is on its way: all that is left is to end it
+                return
+            response = _error(Request(scope), 500, "something went wrong on our side; it has "
+                              f"been logged as request {request_id}")
+            await response(scope, receive, send_with_headers)
+
+
+def _request_id(given: bytes) -> str:
+    """The proxy's request id when it looks like one (so log lines join up), else a new one."""
+    if re.fullmatch(rb"[A-Za-z0-9._:-]{8,64}", given):
+        return given.decode()
+    return uuid.uuid4().hex[:16]
 
 
 async def _read_at_most(receive: Receive, limit: int) -> tuple[Receive, bool]:
