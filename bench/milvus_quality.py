@@ -3,12 +3,13 @@
     python bench/milvus_quality.py [--home DIR] [--model all-MiniLM-L6-v2]
 
 Ingests the 194-paper listing into one store and embeds it once (reusing `--home` when it
-already holds the vectors), then asks the queries of ../shared/eval/dev_qrels.json (28) and dev2_qrels.json (80) in
-each mode of both backends: the local tantivy + HNSW indexes, and a Milvus Lite collection filled
-from the same store (`PAPERBOY_MILVUS_URI`). Both read the same vectors, so any difference comes
-from the engines: BM25 analysis and field weights, and the depth each retriever reaches. Prints
-one JSON object: nDCG@10, Recall@10, MRR@10 and the median query time per query set, backend
-and mode, the Milvus fill time, and Milvus minus local per set and mode.
+already holds the vectors), then asks the queries of ../shared/eval/dev_qrels.json (28) and
+dev2_qrels.json (80) in each mode of both backends: the local tantivy + HNSW indexes, and a
+Milvus Lite collection filled from the same store (`PAPERBOY_MILVUS_URI`). Both read the same
+vectors, so any difference comes from the engines: BM25 analysis and field weights, and the
+depth each retriever reaches. Prints one JSON object: nDCG@10, Recall@10, MRR@10 and the
+median query time per query set, backend and mode, the Milvus fill time, and Milvus minus local
+per set and mode.
 Too slow for the test suite (about a minute on 2 cores, most of it embedding).
 """
 

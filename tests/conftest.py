@@ -170,3 +170,10 @@ def follow_emailed_link(client: Any, url: str, **options: Any) -> Any:
     return client.post(parts._replace(query="").geturl(),
                        data={"token": token, "csrf": csrf.group(1) if csrf else ""},
                        follow_redirects=True, **options)
+
+
+def mails_sent(app_or_client: Any, timeout: float = 30.0) -> bool:
+    """Wait until the account emails the app queued have gone out (readers/outbox.py): the
+    forms answer first and send after. Takes the app or a test client of it."""
+    app = getattr(app_or_client, "app", app_or_client)
+    return bool(app.state.accounts.outbox.wait_idle(timeout))

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, make_settings
+from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, mails_sent, make_settings
 from fastapi.testclient import TestClient
 
 from paperboy.clock import FixedClock
 from paperboy.embed import HashingEmbedder
+from paperboy.readers.outbox import Outbox
 from paperboy.service import Paperboy, demo_corpus
 from paperboy.web.app import create_app
 
@@ -296,6 +297,7 @@ def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
         token = re.search(r'name="csrf" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
         answer = web.post("/subscribe", data={"email": "ada@example.org", "csrf": token})
         assert answer.status_code == 200, answer.text
+        assert mails_sent(web)
         (written,) = mailbox.glob("*.eml")
         message = BytesParser(policy=policy.default).parsebytes(written.read_bytes())
         assert message["To"] == "ada@example.org" and message["Date"] is not None
@@ -326,22 +328,27 @@ def test_the_api_link_opens_a_page_for_people_served_offline(client: TestClient)
                if "get" in item)
 
 
-def test_with_the_mail_server_down_subscribing_says_so_and_keeps_nobody(tmp_path: Path) -> None:
+def test_with_the_mail_server_down_the_answer_is_the_same_and_nobody_is_kept(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     service = Paperboy(make_settings(tmp_path / "home",
                                      smtp_url="smtp://127.0.0.1:9?from=papers@example.org"),
                        embedder=HashingEmbedder(dim=64), clock=FixedClock(NOW))
     service.ingest([str(demo_corpus())])
     known = service.store.readers.create("known@example.org", NOW, confirmed=True)
-    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+    app = create_app(service, base_url=BASE)
+    app.state.accounts.outbox = Outbox(retry_after_s=(0.05, 0.05))  # tries thrice, quickly
+    with TestClient(app, base_url="https://testserver") as web:
         token = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
                           web.get("/").text).group(1)
         answer = web.post("/subscribe", data={"email": "new@example.org", "csrf": token})
-        assert answer.status_code == 503 and "could not be sent" in answer.text
-        assert "Nothing was stored" in answer.text
-        assert service.store.readers.by_email("new@example.org") is None
+        assert answer.status_code == 200 and "a link is on its way" in answer.text
         signin = web.post("/signin", data={"email": "known@example.org", "csrf": token})
-        assert signin.status_code == 503
+        assert signin.status_code == 200 and "a link is on its way" in signin.text
+        assert mails_sent(web)
+        assert service.store.readers.by_email("new@example.org") is None  # nobody to confirm
         assert service.store.readers.by_email("known@example.org")["id"] == known["id"]
+    given_up = [r.getMessage() for r in caplog.records if "given up" in r.getMessage()]
+    assert len(given_up) == 2 and all("failed 3 time(s)" in m for m in given_up), given_up
     service.close()
 
 
@@ -371,6 +378,7 @@ def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
     service.ingest([str(demo_corpus())])
 
     def link_in_newest_mail(path: str) -> str:
+        assert mails_sent(app)
         newest = max(mailbox.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
         message = BytesParser(policy=policy.default).parsebytes(newest.read_bytes())
         body = message.get_body(preferencelist=("plain",))
@@ -409,4 +417,38 @@ def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
         client, cookie, csrf = sessions[0]
         assert client.post("/signout/everywhere", data={"csrf": csrf}).status_code == 200
         assert not any(signed_in(client, cookie) for client, cookie, _ in sessions)
+    service.close()
+
+
+def test_sign_in_and_subscribe_answer_alike_for_known_and_unknown_before_any_mail_goes(
+        tmp_path: Path) -> None:
+    """The forms answer before the mail server is even greeted: here it never greets, and
+    every answer, for an address that exists or not, has come back already, word for word."""
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, and never says a word
+    port = silent.getsockname()[1]
+    service = Paperboy(make_settings(tmp_path / "home", smtp_url=f"smtp://127.0.0.1:{port}"
+                                     "?from=papers@example.org&timeout=60"),
+                       embedder=HashingEmbedder(dim=64), clock=FixedClock(NOW))
+    service.store.readers.create("known@example.org", NOW, confirmed=True)
+    app = create_app(service, base_url=BASE)
+    app.state.accounts.outbox = Outbox(retry_after_s=())  # a failed mail is not tried again
+    with TestClient(app, base_url="https://testserver") as web:
+        token = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                          web.get("/signin").text).group(1)
+        answers = {(form, address): web.post(form, data={"email": address, "csrf": token})
+                   for form in ("/signin", "/subscribe")
+                   for address in ("known@example.org", "nobody@example.org")}
+        assert all(a.status_code == 200 for a in answers.values())
+        for form in ("/signin", "/subscribe"):
+            known, unknown = (re.sub(r'value="[^"]*"', "", answers[form, a].text)
+                              for a in ("known@example.org", "nobody@example.org"))
+            assert known == unknown and "a link is on its way" in known
+        silent.settimeout(30)
+        held, _ = silent.accept()  # the outbox's first mail: still waiting for a greeting
+        assert service.store.readers.by_email("nobody@example.org") is None
+        held.close()
+        silent.close()  # the mails still queued fail at once
+        assert mails_sent(web)
     service.close()

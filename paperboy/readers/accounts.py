@@ -3,14 +3,14 @@
 Every link Paperboy emails is signed with the secret key and expires (`LINK_LIFETIMES`); a
 confirmation or sign-in link works once (it carries the reader's count of used links, which
 using it increases). A new
-address gets a confirmation link (double opt-in); a known one gets a sign-in link instead, and
-the answer on the page is the same either way, so the form does not tell who subscribed. Both
-are rate limited per address and per client.
+address gets a confirmation link (double opt-in); a known one gets a sign-in link instead. The
+mail goes out from a queue after the answer (readers/outbox.py), so the answer on the page and
+its time are the same either way: the form does not tell who subscribed. Both are rate limited
+per address and per client.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -24,6 +24,7 @@ from typing import Any, Literal
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from paperboy.clock import Clock, system_clock
+from paperboy.readers.outbox import Outbox
 from paperboy.settings import Settings
 from paperboy.store import Store
 
@@ -38,8 +39,7 @@ _EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 Mailer = Callable[[EmailMessage], None]
-Outcome = Literal["sent", "invalid", "rate_limited", "no_email", "mail_failed"]
-log = logging.getLogger("paperboy.readers")
+Outcome = Literal["sent", "invalid", "rate_limited", "no_email"]
 
 
 class LinkError(ValueError):
@@ -106,12 +106,13 @@ class Accounts:
     """The flows behind the subscribe and sign-in forms and the emailed links."""
 
     def __init__(self, store: Store, links: Links, mailer: Mailer | None, *, sender: str,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, outbox: Outbox | None = None) -> None:
         self.store = store
         self.links = links
         self.mailer = mailer
         self.sender = sender
         self.clock = clock
+        self.outbox = outbox or Outbox()
 
     def subscribe(self, address: str, client: str) -> Outcome:
         """Start a subscription: a confirmation link for a new address, a sign-in link for a
@@ -133,20 +134,28 @@ class Accounts:
                 not self.store.readers.attempt([f"client:{client}"], now,
                                                limit=RATE_PER_CLIENT, per=timedelta(hours=1)):
             return "rate_limited"
+        # Whether the address is known is looked up after answering, by the outbox: the
+        # answer and its time are the same for everyone (readers/outbox.py).
+        what = "the subscription mail" if subscribing else "the sign-in mail"
+        self.outbox.put(f"{what} to {email}", lambda: self._mail(email, subscribing))
+        return "sent"
+
+    def _mail(self, email: str, subscribing: bool) -> None:
+        """A confirmation link for a new address (subscribing), a sign-in link for a known
+        one, nothing for an unknown one signing in. A reader created here is removed again
+        when the mail cannot be sent: nobody could confirm it."""
         reader = self.store.readers.by_email(email)
         if reader is None and not subscribing:
-            return "sent"  # the same answer as for a reader: the form tells nobody who exists
+            return
         created = reader is None
         if reader is None:
-            reader = self.store.readers.create(email, now)
+            reader = self.store.readers.create(email, self.clock())
         try:
             self._send_link(email, reader)
-        except Exception:  # noqa: BLE001 - a mail server down or refusing: said, and undone
-            log.warning("the mail to %s could not be sent", email, exc_info=True)
-            if created:  # a reader nobody can confirm is not kept
+        except Exception:
+            if created:
                 self.store.readers.delete(reader["id"])
-            return "mail_failed"
-        return "sent"
+            raise
 
     def _send_link(self, email: str, reader: dict[str, Any]) -> None:
         assert self.mailer is not None

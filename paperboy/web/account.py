@@ -19,14 +19,13 @@ from paperboy.web.session import Sessions
 router = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
 _MESSAGES = {
-    "sent": "Check your inbox: we sent you a link. It works once, and expires.",
+    "sent": "Check your inbox: a link is on its way. It works once, and expires; if nothing "
+            "arrives within a few minutes, ask again.",
     "invalid": "That does not look like an email address.",
     "rate_limited": "Too many requests for this address or from your network; try again in "
                     "an hour.",
     "no_email": "This Paperboy server sends no email, so subscribing and signing in by "
                 "email are not available here. Nothing was stored.",
-    "mail_failed": "The email could not be sent just now. Nothing was stored; please try "
-                   "again later.",
 }
 
 
@@ -74,7 +73,7 @@ def _mailed(request: Request, heading: str, outcome: str) -> Response:
     return render(request, "message.html", {
         "title": f"{heading} – Paperboy", "heading": heading, "message": _MESSAGES[outcome]},
         status_code={"sent": 200, "invalid": 400, "rate_limited": 429,
-                     "no_email": 503, "mail_failed": 503}[outcome])
+                     "no_email": 503}[outcome])
 
 
 def _followed_link(request: Request, read: Any, then: str) -> Response:

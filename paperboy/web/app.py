@@ -61,6 +61,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.warm_up()  # open store and indexes before the first request, not during it
         yield
+        app.state.accounts.outbox.wait_idle(10)  # the account emails asked for go out first
 
     app = FastAPI(title="Paperboy", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, description="A self-hosted research-paper radar: search, "
