@@ -403,6 +403,11 @@ def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
         follow_emailed_link(web, link_in_newest_mail("/confirm"))
         first = web.cookies.get("pb_session")
         assert first and signed_in(web, first)
+        # the form token is bound to the session: the one from before signing in is refused
+        assert web.post("/signout", data={"csrf": token}).status_code == 403
+        assert signed_in(web, first)
+        token = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                          web.get("/account").text).group(1)
         web.post("/signout", data={"csrf": token})
         assert not signed_in(web, first)  # the old cookie opens nothing any more
 
@@ -412,6 +417,8 @@ def test_signing_out_ends_the_session_on_the_server_and_everywhere_ends_all(
                              client.get("/signin").text).group(1)
             client.post("/signin", data={"email": "ada@example.org", "csrf": csrf})
             follow_emailed_link(client, link_in_newest_mail("/signin/link"))
+            csrf = re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                             client.get("/account").text).group(1)
             sessions.append((client, client.cookies.get("pb_session"), csrf))
         assert all(signed_in(client, cookie) for client, cookie, _ in sessions)
         client, cookie, csrf = sessions[0]
@@ -452,3 +459,27 @@ def test_sign_in_and_subscribe_answer_alike_for_known_and_unknown_before_any_mai
         silent.close()  # the mails still queued fail at once
         assert mails_sent(web)
     service.close()
+
+
+def test_a_form_token_works_only_with_the_cookie_and_session_it_was_made_for(
+        client: TestClient) -> None:
+    def token_of(web: TestClient) -> str:
+        return re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
+                         web.get("/signin").text).group(1)
+
+    with TestClient(client.app, base_url="https://testserver") as mine, \
+            TestClient(client.app, base_url="https://testserver") as theirs, \
+            TestClient(client.app, base_url="https://testserver") as bare:
+        token, nonce = token_of(mine), mine.cookies["pb_csrf"]
+        assert token != nonce  # the cookie alone does not make the token
+
+        def answer(csrf: str, cookie: str) -> int:
+            return bare.post("/signin", data={"email": "csrf@example.org", "csrf": csrf},
+                             headers={"Cookie": f"pb_csrf={cookie}"}).status_code
+
+        assert answer("", nonce) == 403
+        assert answer(nonce, nonce) == 403  # double submit of the raw cookie value
+        assert answer("x" * 64, "x" * 64) == 403  # a cookie set by a sibling site, and its value
+        assert answer(token_of(theirs), nonce) == 403  # another browser's token
+        assert answer(token, theirs.cookies["pb_csrf"]) == 403  # with another browser's cookie
+        assert answer(token, nonce) == 503  # past the check: this server sends no email

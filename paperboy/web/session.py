@@ -3,13 +3,16 @@
 The session cookie holds a random token signed with the secret key; the store keeps its hash
 and the reader it signs in (`store/sessions.py`), so any replica on the same store accepts it,
 signing out ends it on the server, and "sign out everywhere" ends all of a reader's. Sessions
-older than `SESSION_DAYS` are refused. Forms carry a CSRF token that must equal the (HttpOnly,
-SameSite=Lax) `pb_csrf` cookie: a page of another site can make a browser post a form, but
-cannot read or set that cookie.
+older than `SESSION_DAYS` are refused. Forms carry a CSRF token, an HMAC with the secret key of
+the (HttpOnly, SameSite=Lax) `pb_csrf` cookie's random value and of the session: a page of
+another site can make a browser post a form but cannot read the cookie, and one that can set it
+(a sibling subdomain) still cannot make a token that matches, nor reuse a token made for
+another session.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -30,6 +33,7 @@ class Sessions:
     def __init__(self, secret: str, *, secure: bool, store: ReaderSessions,
                  clock: Clock) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="paperboy-session")
+        self._csrf_key = hashlib.sha256(f"paperboy-csrf|{secret}".encode()).digest()
         self.secure = secure
         self._store = store
         self._clock = clock
@@ -71,21 +75,28 @@ class Sessions:
     # -- CSRF -------------------------------------------------------------------------------
 
     def csrf_token(self, request: Request) -> str:
-        """This client's token (a new one is set on the response by `remember_csrf`)."""
-        token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_new", None)
-        if not token:
-            token = secrets.token_urlsafe(32)
-            request.state.csrf_new = token
-        return str(token)
+        """The token this client's forms carry: an HMAC of its `pb_csrf` cookie (a new one is
+        set on the response when it has none) and of its session, so a token works only with
+        the cookie and the session it was made for."""
+        nonce = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_new", None)
+        if not nonce:
+            nonce = secrets.token_urlsafe(32)
+            request.state.csrf_new = nonce
+        return self._csrf_for(str(nonce), self._token(request) or "")
 
     def csrf_cookie(self, token: str) -> str:
-        """The Set-Cookie value that gives a client its CSRF token."""
+        """The Set-Cookie value that gives a client its CSRF cookie."""
         return (f"{CSRF_COOKIE}={token}; HttpOnly; Path=/; SameSite=lax"
                 + ("; Secure" if self.secure else ""))
 
     def check_csrf(self, request: Request, form: Any) -> None:
         sent = str(form.get("csrf") or "")
-        expected = request.cookies.get(CSRF_COOKIE) or ""
-        if not expected or not hmac.compare_digest(sent, expected):
+        nonce = request.cookies.get(CSRF_COOKIE) or ""
+        if not nonce or not hmac.compare_digest(
+                sent, self._csrf_for(nonce, self._token(request) or "")):
             raise HTTPException(403, "this form has expired or did not come from this site; "
                                      "reload the page and try again")
+
+    def _csrf_for(self, nonce: str, session: str) -> str:
+        mac = hmac.new(self._csrf_key, f"{nonce}|{session}".encode(), hashlib.sha256)
+        return mac.hexdigest()
