@@ -370,6 +370,10 @@ class Paperboy:
     def send_digests(self, *, day: date | None = None,
                      now: datetime | None = None) -> DigestRun:
         """Send the digests that are due (or every active reader's for `day`)."""
+        if not self.settings.base_url:
+            self.progress.note(f"PAPERBOY_BASE_URL is not set, so the digests' links (papers, "
+                               f"unsubscribe) point at {self.base_url}, which only this "
+                               "machine opens: set it to the web app's public address")
         sender, mail_from = mail_transport(
             self.settings.smtp_url, concurrency=self.settings.digest_concurrency,
             retries=self.settings.smtp_retries, backoff_s=self.settings.smtp_backoff_s)

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, LISTING, NOW, follow_emailed_link, make_settings
+from conftest import FIXTURES, LISTING, NOW, follow_emailed_link, mails_sent, make_settings
 from fastapi.testclient import TestClient
 from smtpserver import Inbox
 from typer.testing import CliRunner
@@ -77,6 +77,7 @@ def test_subscribe_confirm_and_sign_in_by_emailed_links(service: Paperboy,
         token = re.search(r'name="csrf" value="([^"]+)"', web.get("/").text).group(1)  # type: ignore[union-attr]
         answer = web.post("/subscribe", data={"email": "Ada@Example.org", "csrf": token})
         assert answer.status_code == 200 and "Check your inbox" in answer.text
+        assert mails_sent(web)
         (confirmation,) = _messages(inbox)
         assert confirmation["To"] == "ada@example.org"
         assert confirmation["Subject"] == "Confirm your Paperboy subscription"
@@ -87,9 +88,11 @@ def test_subscribe_confirm_and_sign_in_by_emailed_links(service: Paperboy,
         assert page.url.path == "/account" and "ada@example.org" in page.text
         assert service.store.readers.by_email("ada@example.org")["status"] == "active"  # type: ignore[index]
 
-        web.post("/signout", data={"csrf": token})
+        signed_in_token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        web.post("/signout", data={"csrf": signed_in_token})
         assert web.get("/account", follow_redirects=False).headers["location"] == "/signin"
         web.post("/signin", data={"email": "ada@example.org", "csrf": token})
+        assert mails_sent(web)
         sign_in = _messages(inbox)[-1]
         assert sign_in["Subject"] == "Your Paperboy sign-in link"
         link = _link(sign_in, "/signin/link")
@@ -97,14 +100,17 @@ def test_subscribe_confirm_and_sign_in_by_emailed_links(service: Paperboy,
             prefetched = web.get(link)
             assert prefetched.status_code == 200 and 'action="/signin/link"' in prefetched.text
             assert "pb_session" not in prefetched.headers.get("set-cookie", "")
-        assert follow_emailed_link(web, link).url.path == "/account"
+        account = follow_emailed_link(web, link)
+        assert account.url.path == "/account"
+        token = re.search(r'name="csrf" value="([^"]+)"', account.text).group(1)  # type: ignore[union-attr]
         assert follow_emailed_link(web, link).status_code == 400  # the link is spent now
         tampered = follow_emailed_link(web, link[:-3] + "xyz")
         assert tampered.status_code == 400 and "not valid" in tampered.text
         # an unknown address gets the same answer, and no mail
         before = len(inbox.received)
         unknown = web.post("/signin", data={"email": "nobody@example.org", "csrf": token})
-        assert "Check your inbox" in unknown.text and len(inbox.received) == before
+        assert "Check your inbox" in unknown.text
+        assert mails_sent(web) and len(inbox.received) == before
 
 
 def test_subscribing_is_rate_limited_per_address(service: Paperboy,
@@ -113,6 +119,7 @@ def test_subscribing_is_rate_limited_per_address(service: Paperboy,
         token = re.search(r'name="csrf" value="([^"]+)"', web.get("/").text).group(1)  # type: ignore[union-attr]
         codes = [web.post("/subscribe", data={"email": "eve@example.org", "csrf": token})
                  .status_code for _ in range(5)]
+        assert mails_sent(web)
     assert codes == [200, 200, 200, 429, 429]
     assert len(mail[0].received) == 3
 
@@ -273,9 +280,13 @@ def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox,
     # once the reader's hour has come, the next daily run sends it; the preview is then of
     # tomorrow's digest, which holds only what arrived since
     clock.advance(timedelta(hours=2))
-    code, out = run("daily", "--json")
-    steps = {step["step"]: step for step in json.loads(out)}
+    result = CliRunner().invoke(app, ["--home", str(home), "daily", "--json"], env=env,
+                                obj=clock)
+    steps = {step["step"]: step for step in json.loads(result.stdout)}
     assert steps["digest"]["counts"]["sent"] == 1
+    warned = " ".join(result.stderr.split())  # no PAPERBOY_BASE_URL here
+    assert "PAPERBOY_BASE_URL is not set, so the digests' links (papers, unsubscribe) point " \
+           "at http://localhost:8000" in warned
     (sent,) = _messages(mail[0])
     assert "Kernel Thinning" in sent.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     code, out = run("digest", "preview", "ada@example.org", "-o", str(preview))

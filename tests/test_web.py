@@ -161,6 +161,12 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         assert script_src == "'self'" and "frame-ancestors 'none'" in csp
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
+        assert headers["strict-transport-security"] == "max-age=31536000"  # BASE is https
+    plain = Paperboy(make_settings(client.app.state.service.settings.home),
+                     embedder=HashingEmbedder(dim=64))
+    with TestClient(create_app(plain, base_url="http://localhost:8000")) as local:
+        assert "strict-transport-security" not in local.get("/").headers  # no https to keep to
+    plain.close()
 
 
 def test_request_and_query_limits(client: TestClient) -> None:

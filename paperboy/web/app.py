@@ -1,7 +1,8 @@
 """The web app: pages, the JSON API and feeds over one `Paperboy` service.
 
 Every response carries a Content-Security-Policy without inline scripts (htmx and KaTeX are
-served from `static/`, nothing from a CDN), `X-Content-Type-Options` and frame protection.
+served from `static/`, nothing from a CDN), `X-Content-Type-Options` and frame protection, and
+`Strict-Transport-Security` when the base URL is https.
 Requests with overlong URLs or bodies are refused before any work. Errors are JSON under
 `/api/` (`{"error": {"code", "message"}}`) and a page everywhere else, never a stack trace;
 an unexpected one is logged in one line with the request id the response carries.
@@ -47,6 +48,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+HSTS = "max-age=31536000"  # a year; sent only when the base URL is https
 _CODES = {400: "bad_request", 401: "sign_in_required", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 413: "request_too_large", 414: "uri_too_long",
           422: "invalid_parameter", 429: "too_many_requests", 500: "internal_error",
@@ -143,6 +145,8 @@ class Guard:
                 headers["X-Request-ID"] = request_id
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
+                if self.sessions.secure:  # served as https: browsers are to keep to it
+                    headers["Strict-Transport-Security"] = HSTS
                 if (search_ms := state.get("search_ms")) is not None:
                     headers["Server-Timing"] = f"search;dur={search_ms:.2f}"
                 if token := state.get("csrf_new"):
