@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal, TypeVar
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
 from paperboy.service import Paperboy
+from paperboy.web.errors import documented
 from paperboy.web.views import (
     bibtex,
     cards,
@@ -30,7 +31,7 @@ from paperboy.web.views import (
 
 T = TypeVar("T")
 MAX_QUERY_CHARS = 500
-router = APIRouter()
+router = APIRouter(responses=documented())
 
 Limit = Annotated[int, Query(ge=1, le=100, description="How many results.")]
 Cursor = Annotated[str | None, Query(max_length=200,
@@ -64,15 +65,32 @@ def _a_day(value: Any) -> Any:
     return value
 
 
-Day = Annotated[date, BeforeValidator(_a_day), AfterValidator(_in_range)]
+# what the OpenAPI document says of a day: a date in the years 1700 to 2200
+_DAY_SCHEMA = {"type": "string", "format": "date",
+               "pattern": r"^(1[7-9]\d\d|2[01]\d\d|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"}
+Day = Annotated[date, BeforeValidator(_a_day), AfterValidator(_in_range),
+                WithJsonSchema(_DAY_SCHEMA)]
+# a filter's form field, which may be left empty for "any"
+_ANY_DAY = WithJsonSchema({"anyOf": [_DAY_SCHEMA, {"type": "string", "maxLength": 0}]})
+
+
+def _a_bool(value: Any) -> Any:
+    """Only true or false (or empty: any) is a yes or no: pydantic would take yes, on, 1 ..."""
+    if isinstance(value, str) and value not in ("", "true", "false"):
+        raise ValueError("expected true or false")
+    return value
+
+
+_ANY_BOOL = WithJsonSchema({"type": "string", "enum": ["", "true", "false"]})
 
 
 async def listing_filters(
-    from_: Annotated[Day | None, _Blank,
+    from_: Annotated[Day | None, _Blank, _ANY_DAY,
                      Query(alias="from", description="Published on or after.")] = None,
-    to: Annotated[Day | None, _Blank, Query(description="Published on or before.")] = None,
+    to: Annotated[Day | None, _Blank, _ANY_DAY,
+                  Query(description="Published on or before.")] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    has_code: Annotated[bool | None, _Blank,
+    has_code: Annotated[bool | None, _Blank, BeforeValidator(_a_bool), _ANY_BOOL,
                         Query(description="Only papers with a code link.")] = None,
 ) -> Filters:
     return Filters(date_from=from_, date_to=to, category=category or None, has_code=has_code)
@@ -107,7 +125,8 @@ def healthz(request: Request) -> JSONResponse:
                          **service.stats()}, status_code=200 if status == "ok" else 503)
 
 
-@router.get("/api/search", tags=["search"], response_class=JSONResponse)
+@router.get("/api/search", tags=["search"], response_class=JSONResponse,
+            responses=documented(400, 503))
 async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
@@ -151,7 +170,7 @@ def search_page(request: Request, q: str, filters: Filters, *, limit: int, offse
             if len(result.hits) == limit and offset + limit < 10_000 else None}
 
 
-@router.get("/api/papers", tags=["papers"])
+@router.get("/api/papers", tags=["papers"], responses=documented(400))
 def papers(request: Request, filters: Annotated[Filters, Depends(listing_filters)],
            limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
     """Papers, newest first."""
@@ -166,7 +185,8 @@ def listing(request: Request, filters: Filters, *, limit: int,
             "next_cursor": listing_cursor(rows[-1]) if len(rows) == limit else None}
 
 
-@router.get("/api/papers/{paper_id:path}/similar", tags=["papers"])
+@router.get("/api/papers/{paper_id:path}/similar", tags=["papers"],
+            responses=documented(404, 503))
 def similar(request: Request, paper_id: PaperId, limit: Limit = 10) -> dict[str, Any]:
     """Papers like this one: by its vector, else by shared distinctive words."""
     try:
@@ -180,14 +200,14 @@ def similar(request: Request, paper_id: PaperId, limit: Limit = 10) -> dict[str,
 
 
 @router.get("/api/papers/{paper_id:path}/bibtex", tags=["papers"],
-            response_class=PlainTextResponse)
+            response_class=PlainTextResponse, responses=documented(404))
 def paper_bibtex(request: Request, paper_id: PaperId) -> PlainTextResponse:
     """The paper as a BibTeX entry."""
     return PlainTextResponse(bibtex(found(request, paper_id)),
                              media_type="application/x-bibtex; charset=utf-8")
 
 
-@router.get("/api/papers/{paper_id:path}", tags=["papers"])
+@router.get("/api/papers/{paper_id:path}", tags=["papers"], responses=documented(404))
 def paper(request: Request, paper_id: PaperId) -> dict[str, Any]:
     """One paper with everything stored about it."""
     return found(request, paper_id)
@@ -216,7 +236,7 @@ def trending_data(request: Request, window: str, *, category: str | None = None,
                         for entry in entries]}
 
 
-@router.get("/api/daily/{day}", tags=["papers"])
+@router.get("/api/daily/{day}", tags=["papers"], responses=documented(400))
 def daily(request: Request, day: Day, limit: Limit = 50,
           cursor: Cursor = None) -> dict[str, Any]:
     """Papers first published on a day (UTC), with the nearest days before and after."""
@@ -234,7 +254,7 @@ def daily_data(request: Request, day: date, *, limit: int, cursor: str | None,
             "next": following.date().isoformat() if following else None, **page}
 
 
-@router.get("/api/categories/{category}", tags=["papers"])
+@router.get("/api/categories/{category}", tags=["papers"], responses=documented(400))
 def category(request: Request, category: Annotated[str, Path(max_length=64)],
              limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
     """Papers in a category (any of theirs), newest first."""

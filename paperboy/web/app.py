@@ -32,6 +32,7 @@ from paperboy.readers.mail import smtp_mailer
 from paperboy.service import Paperboy
 from paperboy.web import account, api, apidocs, feeds, pages
 from paperboy.web.clients import trusted_networks
+from paperboy.web.errors import CODES
 from paperboy.web.render import render
 from paperboy.web.session import Sessions
 from paperboy.web.views import BadCursor
@@ -49,10 +50,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 HSTS = "max-age=31536000"  # a year; sent only when the base URL is https
-_CODES = {400: "bad_request", 401: "sign_in_required", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 413: "request_too_large", 414: "uri_too_long",
-          422: "invalid_parameter", 429: "too_many_requests", 500: "internal_error",
-          501: "not_implemented", 503: "unavailable"}
 log = logging.getLogger("paperboy.web")
 
 
@@ -215,7 +212,7 @@ async def _read_at_most(receive: Receive, limit: int) -> tuple[Receive, bool]:
 
 
 def _error(request: Request, status: int, message: str) -> Response:
-    code = _CODES.get(status, "error")
+    code = CODES.get(status, "error")
     if request.url.path.startswith(("/api/", "/healthz", "/feeds/")):
         return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
     return render(request, "error.html", {"status": status, "message": message,

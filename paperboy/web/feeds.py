@@ -18,11 +18,12 @@ from lxml import etree
 from paperboy import __version__
 from paperboy.models import Filters
 from paperboy.web import api
+from paperboy.web.errors import documented
 
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-router = APIRouter(prefix="/feeds", tags=["feeds"])
+router = APIRouter(prefix="/feeds", tags=["feeds"], responses=documented())
 
 
 @router.get("/trending.xml", response_class=Response)
@@ -53,7 +54,7 @@ def category(request: Request, category: str) -> Response:
                  [(paper, None) for paper in data["results"]])
 
 
-@router.get("/search.xml", response_class=Response)
+@router.get("/search.xml", response_class=Response, responses=documented(503))
 def search(request: Request,
            q: Annotated[str, Query(min_length=1, max_length=api.MAX_QUERY_CHARS)],
            filters: Annotated[Filters, Depends(api.listing_filters)],
