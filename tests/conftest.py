@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import mailcheck
 import pytest
 from aiosmtpd.controller import Controller
 from browser import chromium
@@ -128,9 +129,11 @@ def smtp_server() -> Iterator[Callable[..., tuple[Inbox, int]]]:
     """Start a real SMTP server on 127.0.0.1 with the given aiosmtpd options, requiring a
     login as "reader" when `auth`; returns its Inbox and port."""
     controllers: list[Controller] = []
+    inboxes: list[Inbox] = []
 
     def start(*, auth: bool = False, **options: Any) -> tuple[Inbox, int]:
         inbox = Inbox()
+        inboxes.append(inbox)
         if auth:
             options.update(authenticator=inbox.authenticate, auth_required=True)
         controller = EphemeralController(inbox, hostname="127.0.0.1", port=0,
@@ -142,6 +145,10 @@ def smtp_server() -> Iterator[Callable[..., tuple[Inbox, int]]]:
     yield start
     for controller in controllers:
         controller.stop()
+    # every message Paperboy sent, as a mail provider reads its bytes (tests/mailcheck.py)
+    for mail in (mail for inbox in inboxes for mail in inbox.received):
+        assert not mailcheck.problems(mail.content), (mailcheck.problems(mail.content),
+                                                      mail.content[:2000])
 
 
 @pytest.fixture(scope="module")

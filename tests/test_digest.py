@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import mailcheck
 import pytest
 from conftest import FIXTURES, LISTING, NOW, follow_emailed_link, mails_sent, make_settings
 from fastapi.testclient import TestClient
@@ -295,3 +296,37 @@ def test_readers_cli_preview_daily_and_status(tmp_path: Path, mail: tuple[Inbox,
     assert "0 new since the last digest (2026-06-15 08:00 UTC)" in out
     assert "Kernel Thinning" not in preview.read_text()
     assert run("digest", "preview", "nobody@example.org")[0] == 1
+
+
+def test_the_mail_check_sees_what_a_provider_refuses() -> None:
+    good = (b"From: Paperboy <digest@paperboy.test>\r\nTo: ada@example.org\r\n"
+            b"Subject: Papers\r\nDate: Mon, 15 Jun 2026 07:00:00 +0000\r\n"
+            b"Message-ID: <1@paperboy.test>\r\nList-Unsubscribe: <https://p.example/u?t=1>\r\n"
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n")
+    assert mailcheck.problems(good) == []
+    broken = {
+        b"List-Unsubscribe: <https://p.example/u?t=1>":
+            b"List-Unsubscribe: =?utf-8?q?=3Chttps=3A//p.example/u=3Ft=3D1=3E?=",
+        b"<https://p.example/u?t=1>": b"<http://p.example/u?t=1>",
+        b"Date: Mon, 15 Jun 2026 07:00:00 +0000\r\n": b"",
+        b"Message-ID: <1@paperboy.test>": b"Message-ID: one",
+        b"Hello\r\n": b"Hello\n\xc3\xa9\r\n",
+        b"Subject: Papers": b"Subject: Papers\r\nSubject: twice",
+    }
+    for old, new in broken.items():
+        assert mailcheck.problems(good.replace(old, new)), new
+
+
+def test_a_digest_offers_one_click_unsubscribe_only_over_https() -> None:
+    from paperboy.digest.compose import Digest
+    from paperboy.digest.render import message
+
+    digest = Digest(reader={"email": "ada@example.org", "id": 1, "timezone": "UTC"},
+                    day=str(TODAY), since=NOW)
+    for url, one_click in (("https://p.example/unsubscribe?t=1", True),
+                           ("http://localhost:8000/unsubscribe?t=1", False)):
+        mail = message(digest, sender="digest@paperboy.test", base_url=url.rsplit("/", 1)[0],
+                       unsubscribe_url=url, now=NOW)
+        assert ("List-Unsubscribe-Post" in mail) is one_click
+        assert mailcheck.problems(mail.as_bytes()) == []

@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+import mailcheck
 import pytest
 from browser import free_port, screenshot, serving, watched_page
 from conftest import PAPER_FIXTURES, follow_emailed_link, make_settings
@@ -61,6 +62,8 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield inbox, controller.port
     controller.stop()
+    for mail in inbox.received:  # as a mail provider reads the bytes (tests/mailcheck.py)
+        assert not mailcheck.problems(mail.content), mailcheck.problems(mail.content)
 
 
 @pytest.fixture(scope="module")

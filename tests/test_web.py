@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from urllib.parse import urlencode
 
 import feedparser
+import mailcheck
 import pytest
 from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, mails_sent, make_settings
 from fastapi.testclient import TestClient
@@ -305,6 +307,7 @@ def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
         assert answer.status_code == 200, answer.text
         assert mails_sent(web)
         (written,) = mailbox.glob("*.eml")
+        assert not mailcheck.problems(written.read_bytes())
         message = BytesParser(policy=policy.default).parsebytes(written.read_bytes())
         assert message["To"] == "ada@example.org" and message["Date"] is not None
         body = message.get_body(preferencelist=("plain",))
@@ -318,6 +321,8 @@ def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
         digest_run = service.send_digests(day=NOW.date())
         assert digest_run.as_dict()["sent"] == 1
         assert len(list(mailbox.glob("*.eml"))) == 2
+        assert not [p for mail in mailbox.glob("*.eml") for p in mailcheck.problems(
+            mail.read_bytes())]
     service.close()
 
 
@@ -489,3 +494,25 @@ def test_a_form_token_works_only_with_the_cookie_and_session_it_was_made_for(
         assert answer(token_of(theirs), nonce) == 403  # another browser's token
         assert answer(token, theirs.cookies["pb_csrf"]) == 403  # with another browser's cookie
         assert answer(token, nonce) == 503  # past the check: this server sends no email
+
+
+def test_every_feed_of_the_store_parses_without_a_flaw(client: TestClient) -> None:
+    """Every window, every category and every day the store has, and searches of hostile and
+    random text: feedparser reads each with bozo 0."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+    papers = service.store.papers()
+    categories = sorted({c for p in papers for c in p.get("categories") or ()})
+    days = sorted({p["published"].date().isoformat() for p in papers if p.get("published")})
+    paths = [f"/feeds/trending.xml?window={w}" for w in ("day", "week", "month")]
+    paths += [f"/feeds/categories/{c}.xml" for c in categories]
+    paths += [f"/feeds/daily/{d}.xml" for d in days[-30:]]
+    paths += ["/feeds/search.xml?" + urlencode({"q": q}) for q in (
+        HOSTILE["title"], "]]> <!ENTITY x SYSTEM 'file:///etc/passwd'> &x;", "\x0b\x0c\ufffe",
+        "zzqqxxyy", "kernel -thinning year:2020-2026 \"a phrase\"")]
+    assert len(paths) > 20
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        feed = feedparser.parse(response.content)
+        assert not feed.bozo, (path, feed.bozo_exception)
+        assert feed.version == "atom10", path

@@ -56,7 +56,8 @@ def message(digest: Digest, *, sender: str, base_url: str, unsubscribe_url: str,
     mail["Message-ID"] = make_msgid(domain=(sender.rpartition("@")[2] or "paperboy.local"))
     mail["List-Id"] = "Paperboy daily digest <digest.paperboy>"
     mail["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe_url.startswith("https://"):  # RFC 8058 3.1: one click is for https only
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")

@@ -33,7 +33,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import Literal, NamedTuple, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
@@ -223,6 +225,16 @@ class Outgoing:
     key: str
     to: str
     message: EmailMessage
+
+    def __post_init__(self) -> None:
+        # RFC 5322 3.6: a message has a Date, and should have a Message-ID; a message built
+        # without them gets them here, so nothing leaves Paperboy without
+        if "Date" not in self.message:
+            self.message["Date"] = format_datetime(datetime.now(UTC))
+        if "Message-ID" not in self.message:
+            sender = str(self.message.get("From", ""))
+            domain = sender.rpartition("@")[2].strip(" >") or "paperboy.local"
+            self.message["Message-ID"] = make_msgid(domain=domain)
 
 
 @dataclass(frozen=True, slots=True)

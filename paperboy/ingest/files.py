@@ -20,7 +20,9 @@ from paperboy.ingest.chunks import Chunk
 from paperboy.models import PaperRecord, RecordError, SourceError
 from paperboy.progress import Progress
 from paperboy.sources import arxiv_api, hf_daily, kaggle, listing, oai, rss, s2
-from paperboy.sources.detect import HEAD_BYTES, detect
+from paperboy.sources.detect import HEAD_BYTES, HeadTooShort, detect
+
+MAX_HEAD_BYTES = 16 * 1024 * 1024  # how far detection reads for a first JSON record
 
 Parser = Callable[[bytes], Iterable[PaperRecord | RecordError]]
 
@@ -54,17 +56,30 @@ class FileSource:
             self._raw.seek(0)
             self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if compressed \
                 else self._raw
-            head = self._stream.read(HEAD_BYTES)
-            self._stream.seek(0)
+            self.format = self._detect()
         except (OSError, EOFError, zlib.error) as error:
             self.close()
             raise SourceError(f"{path}: cannot read{' the gzip data' if compressed else ''}: "
                               f"{error}", code="unreadable") from None
-        try:
-            self.format = detect(head, name=str(path))
         except SourceError:
             self.close()
             raise
+
+    def _detect(self) -> str:
+        """The format from the first HEAD_BYTES, or from more while the first JSON record goes
+        on past them (a paper with a thousand authors), up to MAX_HEAD_BYTES."""
+        size = HEAD_BYTES
+        while True:
+            head = self._stream.read(size)
+            self._stream.seek(0)
+            try:
+                return detect(head, name=str(self.path), cut=len(head) == size)
+            except HeadTooShort:
+                if size >= MAX_HEAD_BYTES:
+                    raise SourceError(
+                        f"{self.path}: its first JSON record is over {MAX_HEAD_BYTES >> 20} MB "
+                        "long; not a format Paperboy reads", code="unknown_format") from None
+                size *= 8
 
     def close(self) -> None:
         self._raw.close()

@@ -23,6 +23,10 @@ _XML_PROLOGUE = re.compile(rb"\A\s*(<\?xml[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>
 _BANNER = "get trending papers in your email inbox"
 
 
+class HeadTooShort(Exception):  # noqa: N818 - a request for more, not a failure
+    """The head ends inside the first JSON record: detect again from more bytes."""
+
+
 class UnknownFormatError(SourceError):
     def __init__(self, what: str) -> None:
         accepted = "; ".join(FORMATS.values())
@@ -30,8 +34,11 @@ class UnknownFormatError(SourceError):
                          code="unknown_format")
 
 
-def detect(head: bytes, *, name: str = "input") -> str:
-    """The format of an input from its first bytes (decompressed); raises UnknownFormatError."""
+def detect(head: bytes, *, name: str = "input", cut: bool = False) -> str:
+    """The format of an input from its first bytes (decompressed); raises UnknownFormatError.
+
+    `cut`: the input goes on past `head`. A JSON input whose first record does not end
+    within such a head raises HeadTooShort, for the caller to try again with more."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"<"):
         match = _XML_ROOT.match(text, _XML_PROLOGUE.match(text).end())  # type: ignore[union-attr]
@@ -42,6 +49,8 @@ def detect(head: bytes, *, name: str = "input") -> str:
         found = _detect_json(text)
         if found:
             return found
+        if cut and _first_json_object(text) is None:
+            raise HeadTooShort(name)
         raise UnknownFormatError(name)
     if b"\x00" not in text and _looks_like_listing(text.decode("utf-8", errors="ignore")):
         return "listing"

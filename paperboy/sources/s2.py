@@ -142,7 +142,8 @@ def _record(paper: Any, position: str) -> PaperRecord | RecordError:
     links.project = project_link(abstract)
 
     authors = []
-    for author in paper.get("authors") or []:
+    listed = paper.get("authors")
+    for author in listed if isinstance(listed, list) else []:
         name = clean(_str(author.get("name"))) if isinstance(author, dict) else ""
         if name:
             authors.append(name)
