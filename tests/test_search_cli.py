@@ -125,3 +125,18 @@ def test_embed_killed_with_sigkill_resumes_to_the_same_vectors(tmp_path: Path) -
                            env=env, check=True, capture_output=True, text=True)
     assert json.loads(stats.stdout)[0]["title"].startswith("AdaSplash")
     assert b"no vector" not in stats.stderr.encode()
+
+
+@pytest.mark.parametrize("command", [["search", "kernel"], ["similar", "2206.00001"],
+                                     ["embed"], ["reindex"], ["serve", "--port", "0"]])
+def test_milvus_configured_without_pymilvus_is_one_line_from_every_command(
+        home: Path, command: list[str]) -> None:
+    hidden = "import sys; sys.modules['pymilvus'] = None; from paperboy.cli import app; app()"
+    env = {**os.environ, **ENV, "PAPERBOY_MILVUS_URI": str(home / "milvus.db")}
+    done = subprocess.run([sys.executable, "-c", hidden, "--home", str(home), *command],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: PAPERBOY_MILVUS_URI is set but pymilvus is not installed: "
+        "pip install 'paperboy[milvus]'")

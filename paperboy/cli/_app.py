@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
@@ -19,6 +20,7 @@ from paperboy.console import (
     RichProgress,
     err,
 )
+from paperboy.index.milvus import MilvusUnavailable
 from paperboy.models import Filters
 from paperboy.service import Paperboy
 from paperboy.settings import Settings
@@ -48,6 +50,15 @@ def hoist_home(args: list[str]) -> list[str]:
 class _Commands(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: typer vendors Click
         return super().parse_args(ctx, hoist_home(args))
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a backend that cannot be used as configured (Milvus without
+        pymilvus, or unreachable) is one line and exit 2 from any command, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except MilvusUnavailable as error:
+            err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False, rich_markup_mode=None,

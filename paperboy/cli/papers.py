@@ -226,14 +226,8 @@ def embed(
 def reindex(ctx: typer.Context) -> None:
     """Rebuild the word and vector indexes from the store (or the Milvus collection, when
     PAPERBOY_MILVUS_URI is set; an interrupted Milvus rebuild resumes)."""
-    from paperboy.index.milvus import MilvusUnavailable
-
     service = open_service(ctx)
-    try:
-        counts = service.reindex()
-    except MilvusUnavailable as error:
-        err.print(f"[red]error:[/] {error}")
-        raise typer.Exit(2) from None
+    counts = service.reindex()
     where = (f" in Milvus collection {service.settings.milvus_collection!r}"
              if service.settings.milvus_uri else "")
     out.print(f"Indexed {counts['lexical']:,} papers by words and {counts['vectors']:,} "

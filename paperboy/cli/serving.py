@@ -81,6 +81,7 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
     except ValueError as error:  # a setting the app cannot use, e.g. PAPERBOY_TRUSTED_PROXIES
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(2) from None
+    service.warm_up()  # here, so a backend that cannot open is one line, not a failed start
     out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/] "
               "(Ctrl-C stops it)")
     stop = threading.Event()
