@@ -403,7 +403,9 @@ def test_the_digest_shows_followed_papers_with_links_and_fits_a_phone(
 
 def test_one_click_unsubscribe_from_the_digest_pauses_it(
         page: Page, digest: EmailMessage, inbox: Inbox, server: str) -> None:
-    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # served over http here: RFC 8058 offers one click for https only, so no header says so;
+    # the POST a provider would send still works (tests/test_digest.py has the https header)
+    assert "List-Unsubscribe-Post" not in digest
     unsubscribe = digest["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith(f"{server}/unsubscribe?token=")
     _request_sign_in(page, DIGEST_READER)
