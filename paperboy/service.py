@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cached_property
@@ -35,12 +35,15 @@ from paperboy.ingest.runner import SourceSummary, ingest
 from paperboy.models import Filters
 from paperboy.progress import Progress, Silent
 from paperboy.readers.accounts import Links, secret_key
+from paperboy.readers.library_formats import read_entries, write_library
+from paperboy.readers.library_import import ImportReport, import_entries
 from paperboy.settings import Settings
 from paperboy.signals.github import GitHubStars
 from paperboy.signals.refresh import RefreshSummary, refresh_stars, waiting_note
 from paperboy.signals.trending import TrendingEntry, trending
 from paperboy.store import Store
 
+ARXIV_IDS_PER_QUERY = 50  # papers asked of the arXiv API at once when importing a library
 REBUILDING_NOTICE = ("the word index was found damaged and is being rebuilt from the store: "
                      "until it is done, papers not yet refilled are missing from word matches")
 
@@ -382,6 +385,30 @@ class Paperboy:
                             sender=sender, links=self.links(), mail_from=mail_from,
                             base_url=self.base_url, progress=self.progress, now=now, day=day,
                             send_empty=self.settings.digest_send_empty)
+
+    def import_library(self, reader_id: int, data: bytes, *, name: str = "input",
+                       fetch: bool = True) -> ImportReport:
+        """Add the papers of a BibTeX, RIS, CSL-JSON file or list of ids to a reader's library
+        (readers/library_import.py); arXiv ids not stored are fetched from the arXiv API
+        unless `fetch` is False. Raises LibraryFileError for a file none of them."""
+        fmt, entries, problems = read_entries(data, name=name)
+        return import_entries(self.store, reader_id, fmt, entries, problems, self.clock(),
+                              fetch=self._fetch_arxiv if fetch else None)
+
+    def _fetch_arxiv(self, arxiv_ids: Sequence[str]) -> str | None:
+        """Ingest these papers from the arXiv API; None, or why some could not be fetched."""
+        trouble = None
+        for start in range(0, len(arxiv_ids), ARXIV_IDS_PER_QUERY):
+            query = " OR ".join(f"id:{i}" for i in arxiv_ids[start:start + ARXIV_IDS_PER_QUERY])
+            for summary in self.ingest([f"arxiv:{query}"]):
+                trouble = trouble or (summary.errors[0] if summary.errors else None)
+        return trouble
+
+    def export_library(self, reader_id: int, fmt: str) -> str:
+        """The reader's library, newest saved first, as BibTeX, RIS or CSL-JSON."""
+        ids = self.store.readers.library(reader_id)
+        found = self.store.papers_by_ids(ids)
+        return write_library((found[i] for i in ids if i in found), fmt)
 
     def preview_digest(self, email: str, *, now: datetime | None = None) -> tuple[Digest, str]:
         """A reader's next digest as it stands now (nothing recorded): (digest, html). Once

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from paperboy.cli._app import (
@@ -157,3 +158,72 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
                   + (f" ({run['error']})" if run["error"] else ""))
     if not state["runs"]:
         out.print("No daily run yet: `paperboy daily`, or `paperboy serve` runs it.")
+
+
+def _reader_id(ctx: typer.Context, email: str) -> int:
+    reader = open_service(ctx).store.readers.by_email(email.strip().lower())
+    if reader is None:
+        err.print(f"[red]error:[/] no reader with the address {email!r} (add one with "
+                  "`paperboy readers add`)", highlight=False)
+        raise typer.Exit(2)
+    return int(reader["id"])
+
+
+@readers_app.command("import")
+def readers_import(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The reader's email address.")],
+    file: Annotated[Path, typer.Argument(
+        help="BibTeX, RIS or CSL-JSON (Zotero's, Mendeley's exports), or a list of arXiv "
+             "ids, DOIs and arXiv/DOI URLs, one per line.")],
+    fetch: Annotated[bool, typer.Option(
+        "--fetch/--no-fetch", help="Fetch arXiv papers not stored yet from the arXiv API.")]
+    = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Add the papers of a reference manager's export to a reader's library."""
+    from paperboy.ingest.files import open_regular_file
+    from paperboy.models import SourceError
+    from paperboy.readers.library_formats import LibraryFileError
+
+    reader_id = _reader_id(ctx, email)
+    try:
+        with open_regular_file(file) as handle:
+            data = handle.read()
+        report = ctx.obj.import_library(reader_id, data, name=str(file), fetch=fetch)
+    except (SourceError, LibraryFileError) as error:
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    out.print(f"{file.name} ({report.format}): {len(report.matched)} matched, "
+              f"{len(report.fetched)} fetched from arXiv, {len(report.unmatched)} unmatched; "
+              f"{report.added} added to the library.", highlight=False)
+    for where, why in report.unmatched:
+        err.print(f"unmatched, {where}: {escape(why)}", highlight=False, emoji=False)
+    for problem in report.problems:
+        err.print(f"unreadable, {escape(problem)}", highlight=False, emoji=False)
+
+
+@readers_app.command("export")
+def readers_export(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The reader's email address.")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="bibtex, ris or csl-json.")] = "bibtex",
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Write to this file (default: print).")] = None,
+) -> None:
+    """A reader's library as BibTeX, RIS or CSL-JSON."""
+    from paperboy.readers.library_formats import EXPORT_FORMATS
+
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(EXPORT_FORMATS)}",
+                                 param_hint="--format")
+    text = ctx.obj.export_library(_reader_id(ctx, email), fmt)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"Wrote {output}.", highlight=False)

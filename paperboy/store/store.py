@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from paperboy.models import Filters, PaperRecord
-from paperboy.sources._text import normalize_doi, parse_arxiv_id
+from paperboy.sources._text import normalize_doi, parse_arxiv_id, title_key
 from paperboy.store import tables
 from paperboy.store.batch import Batch, Written
 from paperboy.store.db import engine_for, migrate
@@ -83,6 +83,17 @@ class Store:
             if doi := normalize_doi(paper_id):
                 others.append(_papers.c.doi == doi)
             row = conn.execute(select(_papers).where(or_(*others)).limit(1)).first()
+            return dict(row._mapping) if row else None
+
+    def paper_by_title(self, title: str) -> dict[str, Any] | None:
+        """The paper whose title matches `title` as two sources' titles are matched (case,
+        accents, LaTeX and punctuation aside); the first by id when several do."""
+        key = title_key(title)[:TITLE_KEY_LENGTH]
+        if not key:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_papers).where(_papers.c.title_key == key)
+                               .order_by(_papers.c.id).limit(1)).first()
             return dict(row._mapping) if row else None
 
     def papers(self, *, limit: int | None = None) -> list[dict[str, Any]]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from paperboy.readers.accounts import Accounts, LinkError
+from paperboy.readers.library_formats import EXPORT_FORMATS, LibraryFileError
 from paperboy.service import Paperboy
 from paperboy.store.readers import reader_key
 from paperboy.web.clients import client_address
@@ -17,6 +18,7 @@ from paperboy.web.render import render
 from paperboy.web.session import Sessions
 
 router = APIRouter(include_in_schema=False)
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a library export (web/app.py lets this path's body be so)
 Csrf = Annotated[str, Form(max_length=100)]
 _MESSAGES = {
     "sent": "Check your inbox: a link is on its way. It works once, and expires; if nothing "
@@ -165,6 +167,11 @@ def sign_out_everywhere(request: Request, csrf: Csrf = "") -> Response:
 
 @router.get("/account")
 def account(request: Request) -> Response:
+    return _account_page(request)
+
+
+def _account_page(request: Request, *, imported: dict[str, Any] | None = None,
+                  import_error: str | None = None, status_code: int = 200) -> Response:
     reader = current_reader(request)
     if reader is None:
         return _back("/signin")
@@ -173,8 +180,42 @@ def account(request: Request) -> Response:
     return render(request, "account.html", {
         "title": "Your account – Paperboy", "follows": store.readers.follows([reader["id"]]),
         "library": [saved[i] for i in store.readers.library(reader["id"]) if i in saved],
-        "timezones": sorted(available_timezones()),
-        "welcome": request.query_params.get("welcome") == "1"})
+        "timezones": sorted(available_timezones()), "imported": imported,
+        "import_error": import_error, "max_upload_mb": MAX_UPLOAD_BYTES >> 20,
+        "welcome": request.query_params.get("welcome") == "1"}, status_code=status_code)
+
+
+@router.post("/account/library/import")
+def import_library(request: Request, file: UploadFile, csrf: Csrf = "") -> Response:
+    """Add the papers of an uploaded BibTeX, RIS, CSL-JSON file or list of ids to the library;
+    the account page then shows what matched and what did not (with its line)."""
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    name = (file.filename or "the file")[:100]
+    try:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise LibraryFileError(f"{name}: over {MAX_UPLOAD_BYTES >> 20} MB")
+        report = _service(request).import_library(reader["id"], data, name=name)
+    except LibraryFileError as error:
+        return _account_page(request, import_error=str(error), status_code=400)
+    return _account_page(request, imported=report.as_dict() | {"name": name})
+
+
+@router.get("/account/library.{extension}")
+def export_library(request: Request, extension: str) -> Response:
+    """The library as BibTeX (.bib), RIS (.ris) or CSL-JSON (.json), to download."""
+    formats = {ext: (fmt, media) for fmt, (ext, media) in EXPORT_FORMATS.items()}
+    if extension not in formats:
+        raise HTTPException(404, "the library exports as .bib, .ris or .json")
+    reader = current_reader(request)
+    if reader is None:
+        return _back("/signin")
+    fmt, media = formats[extension]
+    return Response(_service(request).export_library(reader["id"], fmt),
+                    media_type=f"{media}; charset=utf-8", headers={
+                        "Content-Disposition":
+                            f'attachment; filename="paperboy-library.{extension}"'})
 
 
 @router.post("/account/settings")

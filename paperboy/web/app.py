@@ -39,6 +39,8 @@ from paperboy.web.views import BadCursor
 
 MAX_URL_CHARS = 4096
 MAX_BODY_BYTES = 16_384
+# the one form that uploads a file: a library export (plus the multipart envelope)
+BODY_LIMITS = {"/account/library/import": account.MAX_UPLOAD_BYTES + 16_384}
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
@@ -125,11 +127,12 @@ class Guard:
             return
         length = dict(scope["headers"]).get(b"content-length", b"0")
         url_chars = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        limit = BODY_LIMITS.get(scope.get("path", ""), MAX_BODY_BYTES)
         refusal = None
         if url_chars > MAX_URL_CHARS:
             refusal = 414, f"the URL is longer than {MAX_URL_CHARS} characters"
-        elif not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            refusal = 413, f"the request body is over {MAX_BODY_BYTES} bytes"
+        elif not length.isdigit() or int(length) > limit:
+            refusal = 413, f"the request body is over {limit} bytes"
         state = scope.setdefault("state", {})
         request_id = _request_id(dict(scope["headers"]).get(b"x-request-id", b""))
         started = False
@@ -152,9 +155,9 @@ class Guard:
 
         chunked = b"chunked" in dict(scope["headers"]).get(b"transfer-encoding", b"").lower()
         if refusal is None and chunked:  # no Content-Length to check: read at most the limit
-            receive, over = await _read_at_most(receive, MAX_BODY_BYTES)
+            receive, over = await _read_at_most(receive, limit)
             if over:
-                refusal = 413, f"the request body is over {MAX_BODY_BYTES} bytes"
+                refusal = 413, f"the request body is over {limit} bytes"
         if refusal is not None:
             response = _error(Request(scope), *refusal)
             await response(scope, receive, send_with_headers)
