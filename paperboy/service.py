@@ -410,6 +410,15 @@ class Paperboy:
         found = self.store.papers_by_ids(ids)
         return write_library((found[i] for i in ids if i in found), fmt)
 
+    def for_you(self, reader_id: int, *, now: datetime | None = None) -> Digest:
+        """What the reader's next digest holds as it stands now: new papers on their follows,
+        recommendations from their library, trending, their mutes applied (nothing recorded)."""
+        reader = self.store.readers.get(reader_id)
+        if reader is None:
+            raise LookupError(f"no reader {reader_id}")
+        now = now or self.clock()
+        return self._composer([reader], now).compose(reader, next_day(self.store, reader, now))
+
     def preview_digest(self, email: str, *, now: datetime | None = None) -> tuple[Digest, str]:
         """A reader's next digest as it stands now (nothing recorded): (digest, html). Once
         today's has gone out, that is tomorrow's, holding what is new since it was sent."""

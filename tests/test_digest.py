@@ -330,3 +330,72 @@ def test_a_digest_offers_one_click_unsubscribe_only_over_https() -> None:
                        unsubscribe_url=url, now=NOW)
         assert ("List-Unsubscribe-Post" in mail) is one_click
         assert mailcheck.problems(mail.as_bytes()) == []
+
+
+def test_mutes_keep_words_authors_and_categories_out_of_the_digest_and_say_how_many(
+        service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    reader = _reader(service, "ada@example.org", ("query", "kernel thinning"),
+                     ("category", "cs.SE"))
+    rid = int(reader["id"])  # type: ignore[call-overload]
+    before = service.for_you(rid)
+    followed = [i.paper for i in before.section("followed")]
+    thinning = [p for p in followed if "thinning" in p["title"].lower()]
+    in_se = [p for p in followed if "cs.SE" in (p["categories"] or ())]
+    authored = next(p for p in in_se if p["authors"])
+    assert thinning and in_se and before.hidden == 0
+    service.store.readers.mute(rid, "author", authored["authors"][0].upper(), NOW)  # case aside
+    shown = {i.paper["id"] for i in service.for_you(rid).items}
+    assert authored["id"] not in shown and {p["id"] for p in thinning} <= shown
+    service.store.readers.mute(rid, "category", "cs", NOW)  # a whole archive
+    service.store.readers.mute(rid, "word", "Thinnings", NOW)  # stemmed, as search stems
+    after = service.for_you(rid)
+    shown = {i.paper["id"] for i in after.items}
+    assert not shown & {p["id"] for p in thinning + in_se}
+    assert after.hidden >= len({p["id"] for p in thinning + in_se})
+    run = service.send_digests(day=TODAY)
+    assert run.sent == 1
+    (digest,) = _messages(mail[0])
+    text = digest.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert not [p for p in thinning + in_se if f"/papers/{p['id']}" in text]
+    assert re.search(rf"\d+ papers? hidden by your mutes: {re.escape(BASE)}/account#mutes", text)
+
+
+def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to_it(
+        service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    reader = _reader(service, "ada@example.org", ("query", "kernel thinning"))
+    app = create_app(service, base_url=BASE)
+    with TestClient(app, base_url="https://testserver") as web:
+        assert web.get("/for-you", follow_redirects=False).headers["location"] == "/signin"
+        denied = web.get("/api/for-you")
+        assert denied.status_code == 401 and denied.json()["error"]["code"] == "sign_in_required"
+        token = re.search(r'name="csrf" value="([^"]+)"', web.get("/signin").text).group(1)  # type: ignore[union-attr]
+        web.post("/signin", data={"email": "ada@example.org", "csrf": token})
+        assert mails_sent(web)
+        follow_emailed_link(web, _link(_messages(mail[0])[-1], "/signin/link"))
+        page = web.get("/for-you")
+        assert page.status_code == 200 and "New on what you follow" in page.text
+        assert "matches your topic “kernel thinning”" in page.text
+        data = web.get("/api/for-you").json()
+        assert set(data["sections"]) == {"followed", "recommended", "trending"}
+        first = data["sections"]["followed"][0]
+        assert first["why"] and first["url"].startswith(f"{BASE}/papers/")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        saved = web.post(f"/papers/{first['id']}/save", data={"csrf": token, "next": "/for-you"},
+                         follow_redirects=False)
+        assert saved.status_code == 303 and saved.headers["location"] == "/for-you"
+        assert first["id"] in service.store.readers.library(int(reader["id"]))  # type: ignore[call-overload]
+        again = web.get("/api/for-you").json()["sections"]
+        assert first["id"] not in [p["id"] for p in again["followed"]]  # in the library now
+        elsewhere = web.post(f"/papers/{first['id']}/upvote",
+                             data={"csrf": token, "next": "//evil.example/"},
+                             follow_redirects=False)
+        assert elsewhere.headers["location"] == f"/papers/{first['id']}"
+        muted = web.post("/account/mutes", data={"kind": "author", "value": "Ada Lovelace",
+                                                 "csrf": token}, follow_redirects=False)
+        assert muted.headers["location"] == "/account#mutes"
+        assert "Ada Lovelace" in web.get("/account").text
+        assert web.post("/account/mutes", data={"kind": "planet", "value": "Mars",
+                                                "csrf": token}).status_code == 400
+        (row,) = service.store.readers.mutes([int(reader["id"])])  # type: ignore[call-overload]
+        web.post(f"/account/mutes/{row['id']}/delete", data={"csrf": token})
+        assert service.store.readers.mutes([int(reader["id"])]) == []  # type: ignore[call-overload]

@@ -210,3 +210,18 @@ def _newest_link(service: Paperboy, path: str) -> str:
     found = re.search(rf"{re.escape(BASE)}({re.escape(path)}\S+)", body.get_content())
     assert found is not None
     return found.group(1)
+
+
+def test_readers_mute_from_the_cli(service: Paperboy) -> None:
+    reader = _reader(service)
+    env = {"PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": "hashing-64"}
+    home = ["--home", str(service.settings.home)]
+    done = CliRunner().invoke(cli, [*home, "readers", "mute", "ada@example.org", "--word",
+                                    "benchmark", "--author", "Ada Lovelace", "--category",
+                                    "cs.CR", "--word", "benchmark"], env=env)
+    assert done.exit_code == 0 and "3 new mutes" in done.stdout, done.output
+    assert {(m["kind"], m["value"]) for m in service.store.readers.mutes([reader])} == {
+        ("word", "benchmark"), ("author", "Ada Lovelace"), ("category", "cs.CR")}
+    done = CliRunner().invoke(cli, [*home, "readers", "mute", "ada@example.org", "--word",
+                                    " "], env=env)
+    assert done.exit_code == 2 and "cannot be muted" in done.output

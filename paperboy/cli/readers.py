@@ -227,3 +227,29 @@ def readers_export(
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"Wrote {output}.", highlight=False)
+
+
+@readers_app.command("mute")
+def readers_mute(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The reader's email address.")],
+    word: Annotated[list[str] | None, typer.Option(
+        "--word", help="A word to mute (stemmed, as search stems); repeat for more.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        "--author", help="An author to mute; repeat for more.")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="A category (cs.CR), or an archive (cs); repeat for more.")] = None,
+) -> None:
+    """Keep papers with these words, authors or categories out of a reader's digest and
+    recommendations."""
+    reader_id = _reader_id(ctx, email)
+    service = ctx.obj
+    added = 0
+    for kind, values in (("word", word), ("author", author), ("category", category)):
+        for value in values or []:
+            try:
+                added += service.store.readers.mute(reader_id, kind, value, service.clock())
+            except ValueError as error:
+                raise typer.BadParameter(str(error), param_hint=f"--{kind}") from None
+    out.print(f"{added} new mutes for {email}.", highlight=False)
+

@@ -20,7 +20,6 @@ upvoted papers); without a library, from the papers nearest their followed topic
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import numpy as np
 from sqlalchemy import select
 
 from paperboy.index.lexical_query import name_tokens, parse_user_query, word_stems
+from paperboy.readers.mutes import Mutes
 from paperboy.readers.recommend import cold_start, recommend
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
@@ -58,6 +58,7 @@ class Digest:
     day: str
     since: datetime  # what the digest calls new: papers first seen after this moment
     items: list[Item] = field(default_factory=list)
+    hidden: int = 0  # papers left out because of the reader's mutes
 
     def section(self, name: str) -> list[Item]:
         return [item for item in self.items if item.section == name]
@@ -109,18 +110,25 @@ class Edition:
     def compose(self, reader: dict[str, Any], follows: Iterable[dict[str, Any]], *,
                 since: datetime, day: str, library: dict[str, np.ndarray],
                 dismissed: dict[str, np.ndarray], sent_before: set[str],
-                titles: dict[str, str] | None = None) -> Digest:
-        """One reader's digest; `titles` names their library papers (for the reasons)."""
+                titles: dict[str, str] | None = None, mutes: Mutes | None = None) -> Digest:
+        """One reader's digest; `titles` names their library papers (for the reasons);
+        papers their `mutes` hide are left out and counted."""
         digest = Digest(reader, day, since)
         cut = int(np.count_nonzero(self.first_seen > since.timestamp()))
         candidates, matrix = self._fresh_vectors(cut)
         skip = set(dismissed) | set(library)
         chosen: set[str] = set()
+        muted: set[str] = set()
 
-        def add(paper: dict[str, Any], section: str, why: str) -> None:
-            if paper["id"] not in chosen and paper["id"] not in skip:
-                chosen.add(paper["id"])
-                digest.items.append(Item(paper, section, why))
+        def add(paper: dict[str, Any], section: str, why: str) -> bool:
+            if paper["id"] in chosen or paper["id"] in skip or paper["id"] in muted:
+                return False
+            if mutes and mutes.hides(paper):
+                muted.add(paper["id"])
+                return False
+            chosen.add(paper["id"])
+            digest.items.append(Item(paper, section, why))
+            return True
 
         follows = list(follows)
         topics = {f["value"]: np.frombuffer(f["vector"], np.float32) for f in follows
@@ -133,8 +141,11 @@ class Edition:
         for follow in follows:
             for i, why in self._matches(follow, cut, similarity.get(follow["value"])).items():
                 matches.setdefault(i, why)
-        for i in heapq.nsmallest(MAX_FOLLOWED, matches):  # the smaller the row, the newer
-            add(self.papers[i], "followed", matches[i])
+        followed = 0
+        for i in sorted(matches):  # the smaller the row, the newer
+            if followed == MAX_FOLLOWED:
+                break
+            followed += add(self.papers[i], "followed", matches[i])
 
         if candidates:
             picks = (recommend(library=library, dismissed=dismissed, candidates=candidates,
@@ -144,13 +155,16 @@ class Edition:
                                 k=MAX_RECOMMENDED + len(chosen), exclude=chosen))
             if not library:
                 picks = [p for p in picks if (p.closest_similarity or 0) >= COLD_START_MIN]
-            for pick in picks[:MAX_RECOMMENDED]:
+            recommended = 0
+            for pick in picks:
+                if recommended == MAX_RECOMMENDED:
+                    break
                 if library:
                     title = (titles or {}).get(pick.closest_id or "", pick.closest_id)
                     why = f"close to “{title}” in your library"
                 else:
                     why = f"close in meaning to your topic “{pick.closest_id}”"
-                add(self.papers[self.index[pick.paper_id]], "recommended", why)
+                recommended += add(self.papers[self.index[pick.paper_id]], "recommended", why)
 
         for entry in self.trending:
             if len(digest.section("trending")) >= MAX_TRENDING:
@@ -158,6 +172,7 @@ class Edition:
             if entry.id not in sent_before:
                 add(entry.paper or {"id": entry.id, "title": entry.title}, "trending",
                     entry.explanation)
+        digest.hidden = len(muted)
         return digest
 
     def _matches(self, follow: dict[str, Any], cut: int,

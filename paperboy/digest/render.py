@@ -12,7 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paperboy.digest.compose import Digest
-from paperboy.web.views import lead
+from paperboy.sources._text import lead
 
 SECTIONS = [("followed", "New on what you follow"), ("recommended", "Recommended for you"),
             ("trending", "Trending")]

@@ -25,6 +25,7 @@ from paperboy.digest.render import message
 from paperboy.digest.send import Delivery, Outgoing, Transport
 from paperboy.progress import Progress
 from paperboy.readers.accounts import Links
+from paperboy.readers.mutes import Mutes
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
 
@@ -85,6 +86,10 @@ class Composer:
         self.follows: dict[int, list[dict[str, Any]]] = {}
         for follow in store.readers.follows([r["id"] for r in readers]):
             self.follows.setdefault(follow["reader_id"], []).append(follow)
+        muted: dict[int, list[dict[str, Any]]] = {}
+        for mute in store.readers.mutes([r["id"] for r in readers]):
+            muted.setdefault(mute["reader_id"], []).append(mute)
+        self.mutes = {reader_id: Mutes.of(rows) for reader_id, rows in muted.items()}
         self.papers = store.readers.papers_of([r["id"] for r in readers], now=now)
         known = {pid for mine in self.papers.values()
                  for pid in mine["library"] + mine["voted"] + mine["dismissed"]}
@@ -102,7 +107,7 @@ class Composer:
             since=reader["last_digest_at"] or default_since(self.now), day=day,
             library=self._vectors(mine["library"] + mine["voted"]),
             dismissed=self._vectors(mine["dismissed"]), sent_before=set(mine["recent"]),
-            titles=self.titles)
+            titles=self.titles, mutes=self.mutes.get(reader["id"]))
 
     def _vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
         return {pid: self.vectors[pid] for pid in paper_ids if pid in self.vectors}

@@ -229,3 +229,15 @@ def project_link(*texts: str | None) -> str | None:
 def arxiv_links(arxiv_id: str) -> tuple[str, str]:
     """The abstract page and PDF URLs of an arXiv paper."""
     return f"https://arxiv.org/abs/{arxiv_id}", f"https://arxiv.org/pdf/{arxiv_id}"
+
+
+LEAD_CHARS = 320  # "the first lines of the abstract" on a card or in a digest
+
+
+def lead(abstract: str, chars: int = LEAD_CHARS) -> str:
+    """The abstract's beginning, cut at a word, with an ellipsis when cut."""
+    if len(abstract) <= chars:
+        return abstract
+    cut = abstract[:chars].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+

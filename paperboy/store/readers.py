@@ -19,12 +19,14 @@ from paperboy.store import tables
 
 _readers = tables.readers
 _follows = tables.follows
+_mutes = tables.mutes
 _library = tables.library
 _dismissals = tables.dismissals
 _digests = tables.digests
 _throttle = tables.throttle
 
 FOLLOW_KINDS = ("query", "category", "author")
+MUTE_KINDS = ("word", "author", "category")
 
 
 class Readers:
@@ -84,7 +86,7 @@ class Readers:
         """Delete the reader and everything of theirs (follows, library, votes, digests)."""
         key = reader_key(reader_id)
         with self.engine.begin() as conn:
-            for table in (_follows, _library, _dismissals, _digests, tables.sessions):
+            for table in (_follows, _mutes, _library, _dismissals, _digests, tables.sessions):
                 conn.execute(delete(table).where(table.c.reader_id == reader_id))
             conn.execute(delete(tables.votes).where(tables.votes.c.reader == key))
             events = tables.signal_events
@@ -128,6 +130,34 @@ class Readers:
             return [dict(r._mapping) for r in conn.execute(
                 select(_follows).where(_follows.c.reader_id.in_(list(reader_ids)))
                 .order_by(_follows.c.reader_id, _follows.c.id))]
+
+    # -- mutes ------------------------------------------------------------------------------
+
+    def mute(self, reader_id: int, kind: str, value: str, now: datetime) -> bool:
+        """Hide a word, author or category from the reader; False when already muted."""
+        if kind not in MUTE_KINDS:
+            raise ValueError(f"cannot mute a {kind!r}: use one of {', '.join(MUTE_KINDS)}")
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError(f"an empty {kind} cannot be muted")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_mutes.insert().values(reader_id=reader_id, kind=kind,
+                                                    value=value[:500], created_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def unmute(self, reader_id: int, mute_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_mutes).where(_mutes.c.id == mute_id,
+                                              _mutes.c.reader_id == reader_id))
+
+    def mutes(self, reader_ids: Sequence[int]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(_mutes).where(_mutes.c.reader_id.in_(list(reader_ids)))
+                .order_by(_mutes.c.reader_id, _mutes.c.id))]
 
     # -- library and dismissals ---------------------------------------------------------------
 

@@ -167,6 +167,17 @@ readers = Table(
     Column("link_uses", Integer, nullable=False, default=0),  # sign-in links used so far
 )
 
+mutes = Table(  # what a reader never wants to see: a word, an author or a category
+    "mutes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # word | author | category
+    Column("value", String(500), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("reader_id", "kind", "value", name="uq_mutes_reader_kind_value"),
+)
+
 follows = Table(
     "follows",
     metadata,

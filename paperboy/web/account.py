@@ -15,7 +15,7 @@ from paperboy.service import Paperboy
 from paperboy.store.readers import reader_key
 from paperboy.web.clients import client_address
 from paperboy.web.render import render
-from paperboy.web.session import Sessions
+from paperboy.web.session import Sessions, current_reader
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a library export (web/app.py lets this path's body be so)
@@ -48,15 +48,6 @@ def _client(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
     return client_address(peer, request.headers.get("x-forwarded-for"),
                           request.app.state.trusted_proxies)
-
-
-def current_reader(request: Request) -> dict[str, Any] | None:
-    """The signed-in reader, looked up once per request."""
-    if not hasattr(request.state, "reader"):
-        reader_id = _sessions(request).reader_id(request)
-        request.state.reader = (_service(request).store.readers.get(reader_id)
-                                if reader_id is not None else None)
-    return request.state.reader  # type: ignore[no-any-return]
 
 
 def _signed_in(request: Request) -> dict[str, Any]:
@@ -179,6 +170,7 @@ def _account_page(request: Request, *, imported: dict[str, Any] | None = None,
     saved = store.papers_by_ids(store.readers.library(reader["id"]))
     return render(request, "account.html", {
         "title": "Your account – Paperboy", "follows": store.readers.follows([reader["id"]]),
+        "mutes": store.readers.mutes([reader["id"]]),
         "library": [saved[i] for i in store.readers.library(reader["id"]) if i in saved],
         "timezones": sorted(available_timezones()), "imported": imported,
         "import_error": import_error, "max_upload_mb": MAX_UPLOAD_BYTES >> 20,
@@ -256,6 +248,28 @@ def unfollow(request: Request, follow_id: int, csrf: Csrf = "") -> Response:
     return _back("/account")
 
 
+@router.post("/account/mutes")
+def mute(request: Request, kind: Annotated[str, Form(max_length=16)],
+         value: Annotated[str, Form(min_length=1, max_length=500)],
+         csrf: Csrf = "") -> Response:
+    """Mute a word, author or category: its papers leave the digest and recommendations."""
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    reader = _signed_in(request)
+    service = _service(request)
+    try:
+        service.store.readers.mute(reader["id"], kind, value, service.clock())
+    except ValueError as error:
+        raise HTTPException(400, str(error)) from None
+    return _back("/account#mutes")
+
+
+@router.post("/account/mutes/{mute_id}/delete")
+def unmute(request: Request, mute_id: int, csrf: Csrf = "") -> Response:
+    _sessions(request).check_csrf(request, {"csrf": csrf})
+    _service(request).store.readers.unmute(_signed_in(request)["id"], mute_id)
+    return _back("/account#mutes")
+
+
 @router.post("/account/pause")
 def pause(request: Request, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
@@ -288,8 +302,10 @@ def delete_account(request: Request, csrf: Csrf = "",
 
 
 @router.post("/papers/{paper_id:path}/{action}")
-def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "") -> Response:
-    """save, unsave, upvote, unvote, dismiss: then back to the paper."""
+def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "",
+                 next: Annotated[str, Form(max_length=20)] = "") -> Response:  # noqa: A002
+    """save, unsave, upvote, unvote, dismiss: then back to the paper (or to `/for-you`, the
+    one other page that offers them)."""
     _sessions(request).check_csrf(request, {"csrf": csrf})
     reader = _signed_in(request)
     store = _service(request).store
@@ -307,7 +323,7 @@ def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "") 
     if action not in actions:
         raise HTTPException(404, f"no action {action!r} on papers")
     actions[action]()
-    return _back(f"/papers/{pid}")
+    return _back("/for-you" if next == "/for-you" else f"/papers/{pid}")
 
 
 @router.get("/unsubscribe")

@@ -30,7 +30,7 @@ from paperboy.index.lexical import LexicalIndexDamaged
 from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
 from paperboy.service import Paperboy
-from paperboy.web import account, api, apidocs, feeds, pages
+from paperboy.web import account, api, apidocs, feeds, foryou, pages
 from paperboy.web.clients import trusted_networks
 from paperboy.web.errors import CODES
 from paperboy.web.render import render
@@ -105,6 +105,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(account.router)
+    app.include_router(foryou.router)
     app.include_router(pages.router)
     return app
 

@@ -13,6 +13,7 @@ CODES = {400: "bad_request", 401: "sign_in_required", 403: "forbidden", 404: "no
          501: "not_implemented", 503: "unavailable"}
 _WHEN = {
     400: "A `cursor` that is not one this API gave out.",
+    401: "Not signed in: the session cookie is missing, expired or ended.",
     404: "No paper (or nothing else) with that id.",
     413: "A request body over 16 kB.",
     414: "A URL over 4,096 characters.",

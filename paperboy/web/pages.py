@@ -13,8 +13,8 @@ from paperboy.index.hybrid import MODES, SORTS, PaperNotFound, looked_up_id
 from paperboy.models import Filters
 from paperboy.store.readers import reader_key
 from paperboy.web import api
-from paperboy.web.account import current_reader
 from paperboy.web.render import render
+from paperboy.web.session import current_reader
 from paperboy.web.views import bibtex
 
 PER_PAGE = 20

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.responses import Response
 
 from paperboy.signals.trending import WINDOWS
+from paperboy.web.session import current_reader
 
 templates = Jinja2Templates(env=Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True))
@@ -35,8 +36,6 @@ templates.env.filters["query"] = lambda params: urlencode(
 
 def render(request: Request, name: str, context: dict[str, Any], *,
            status_code: int = 200) -> Response:
-    from paperboy.web.account import current_reader
-
     context = {"feeds": [], "reader": current_reader(request),
                "can_mail": request.app.state.accounts.mailer is not None,
                # a demo over older data runs on a clock shifted back to the data's last day

@@ -100,3 +100,13 @@ class Sessions:
     def _csrf_for(self, nonce: str, session: str) -> str:
         mac = hmac.new(self._csrf_key, f"{nonce}|{session}".encode(), hashlib.sha256)
         return mac.hexdigest()
+
+
+def current_reader(request: Request) -> dict[str, Any] | None:
+    """The signed-in reader, looked up once per request (the app's `sessions` and `service`
+    are in its state)."""
+    if not hasattr(request.state, "reader"):
+        reader_id = request.app.state.sessions.reader_id(request)
+        request.state.reader = (request.app.state.service.store.readers.get(reader_id)
+                                if reader_id is not None else None)
+    return request.state.reader  # type: ignore[no-any-return]

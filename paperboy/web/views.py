@@ -16,10 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from paperboy.signals.github import repo_name
-from paperboy.sources._text import web_url
+from paperboy.sources._text import lead, web_url
 from paperboy.store import Store
-
-LEAD_CHARS = 320  # "the first lines of the abstract" on a card
 
 
 class BadCursor(ValueError):
@@ -75,14 +73,6 @@ def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
         "hf_upvotes": int(hf.get("upvotes") or 0),
         "url": f"{base_url}/papers/{row['id']}",
     }
-
-
-def lead(abstract: str, chars: int = LEAD_CHARS) -> str:
-    """The abstract's beginning, cut at a word, with an ellipsis when cut."""
-    if len(abstract) <= chars:
-        return abstract
-    cut = abstract[:chars].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:") + "…"
 
 
 def _repos(row: dict[str, Any]) -> list[str]:
