@@ -24,8 +24,9 @@ from paperboy.digest.render import render as render_digest
 from paperboy.digest.run import Composer, DigestRun, next_day, send_digests
 from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
 from paperboy.embed.job import EmbedSummary, embed_missing
+from paperboy.index.authors import family_name, same_author
 from paperboy.index.health import IndexHealth
-from paperboy.index.hybrid import Mode, Searcher, SearchResult, Sort
+from paperboy.index.hybrid import MAX_DEPTH, Mode, Searcher, SearchResult, Sort
 from paperboy.index.lexical import LexicalIndex, LexicalIndexBusy, LexicalIndexDamaged
 from paperboy.index.milvus import reindex_milvus, sync_milvus
 from paperboy.index.milvus_search import MilvusSearcher, open_milvus
@@ -409,6 +410,19 @@ class Paperboy:
         ids = self.store.readers.library(reader_id)
         found = self.store.papers_by_ids(ids)
         return write_library((found[i] for i in ids if i in found), fmt)
+
+    def author_papers(self, name: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The papers of the author `name` means, newest first (index/authors.py: case,
+        accents and initials aside): those whose authors hold the family name, kept when a
+        given name agrees."""
+        family = family_name(name)
+        if not family:
+            return []
+        hits = self.search(f'author:"{family}"', mode="lexical", sort="newest",
+                           limit=min(limit, MAX_DEPTH)).hits
+        rows = self.store.papers_by_ids([hit.id for hit in hits])
+        return [rows[h.id] for h in hits if h.id in rows and any(
+            same_author(name, author) for author in rows[h.id].get("authors") or ())]
 
     def for_you(self, reader_id: int, *, now: datetime | None = None) -> Digest:
         """What the reader's next digest holds as it stands now: new papers on their follows,

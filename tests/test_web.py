@@ -516,3 +516,24 @@ def test_every_feed_of_the_store_parses_without_a_flaw(client: TestClient) -> No
         feed = feedparser.parse(response.content)
         assert not feed.bozo, (path, feed.bozo_exception)
         assert feed.version == "atom10", path
+
+
+def test_an_author_page_finds_them_whatever_the_case_accents_or_initials(
+        client: TestClient) -> None:
+    for asked in ("José Raúl Romero", "jose raul romero", "J. R. Romero", "Romero, José"):
+        data = client.get(f"/api/authors/{asked}").json()
+        assert data["name"] == "José Raúl Romero", asked
+        assert "Towards Explainable Test Case Prioritisation with Learning-to-Rank Models" in [
+            p["title"] for p in data["results"]]
+    assert client.get("/api/authors/M. Romero").status_code == 404  # another given name
+    page = client.get("/authors/J.%20R.%20Romero")
+    assert page.status_code == 200 and "<h1>José Raúl Romero</h1>" in page.text
+    assert 'href="/feeds/authors/J.%20R.%20Romero.xml"' in page.text
+    feed = feedparser.parse(client.get("/feeds/authors/J.%20R.%20Romero.xml").content)
+    assert not feed.bozo and feed.entries and "José Raúl Romero" in feed.feed.title
+    missing = client.get("/authors/Nobody%20Atall")
+    assert missing.status_code == 404 and "no paper by an author named" in missing.text
+    # every card and paper page links its authors there
+    paper = client.get("/papers/2405.13786").text
+    assert 'href="/authors/Jos%C3%A9%20Ra%C3%BAl%20Romero"' in paper
+    assert 'href="/authors/' in client.get("/papers").text

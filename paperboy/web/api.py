@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
+from paperboy.index.authors import same_author
 from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
 from paperboy.service import Paperboy
@@ -252,6 +254,25 @@ def daily_data(request: Request, day: date, *, limit: int, cursor: str | None,
     return {"date": day.isoformat(),
             "previous": previous.date().isoformat() if previous else None,
             "next": following.date().isoformat() if following else None, **page}
+
+
+@router.get("/api/authors/{name}", tags=["papers"], responses=documented(404))
+def author(request: Request, name: Annotated[str, Path(min_length=1, max_length=200)],
+           limit: Limit = 50) -> dict[str, Any]:
+    """An author's papers, newest first: case, accents and initials aside (`J. Smith` finds
+    John Smith's), with the spellings found."""
+    return author_data(request, name, limit=limit)
+
+
+def author_data(request: Request, name: str, *, limit: int) -> dict[str, Any]:
+    rows = service_of(request).author_papers(name)
+    if not rows:
+        raise HTTPException(404, f"no paper by an author named {name!r}")
+    spellings = Counter(a for row in rows for a in row.get("authors") or ()
+                        if same_author(name, a))
+    return {"name": spellings.most_common(1)[0][0], "asked": name, "total": len(rows),
+            "spellings": [a for a, _ in spellings.most_common()],
+            "results": cards(service_of(request).store, rows[:limit], base_of(request))}
 
 
 @router.get("/api/categories/{category}", tags=["papers"], responses=documented(400))

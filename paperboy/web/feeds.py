@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -52,6 +52,16 @@ def category(request: Request, category: str) -> Response:
     data = api.listing(request, Filters(category=category), limit=50, cursor=None)
     return _atom(request, f"Paperboy: new in {category}", f"/categories/{category}",
                  [(paper, None) for paper in data["results"]])
+
+
+@router.get("/authors/{name}.xml", response_class=Response, responses=documented(404))
+def author(request: Request, name: str) -> Response:
+    """An author's newest papers (case, accents and initials aside)."""
+    if len(name) > 200:
+        raise HTTPException(404, "no such author")
+    data = api.author_data(request, name, limit=50)
+    return _atom(request, f"Paperboy: papers by {data['name']}",
+                 f"/authors/{quote(name)}", [(paper, None) for paper in data["results"]])
 
 
 @router.get("/search.xml", response_class=Response, responses=documented(503))

@@ -4,11 +4,12 @@ page answers a request for its results (`HX-Request`) with just the results part
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperboy.index.authors import same_author
 from paperboy.index.hybrid import MODES, SORTS, PaperNotFound, looked_up_id
 from paperboy.models import Filters
 from paperboy.store.readers import reader_key
@@ -147,6 +148,19 @@ def category(request: Request, category: str,
         "title": f"{category} – Paperboy", "heading": f"New in {category}",
         "category": category, "listing": data, "path": f"/categories/{category}",
         "feeds": [_feed(f"New in {category}", f"/feeds/categories/{category}.xml")]})
+
+
+@router.get("/authors/{name}")
+def author(request: Request, name: str) -> Response:
+    if len(name) > 200:
+        raise HTTPException(404, "no such author")
+    data = api.author_data(request, name, limit=PER_PAGE)
+    reader = current_reader(request)
+    follows = api.service_of(request).store.readers.follows([reader["id"]]) if reader else []
+    followed = any(f["kind"] == "author" and same_author(name, f["value"]) for f in follows)
+    return render(request, "author.html", {
+        "title": f"{data['name']} – Paperboy", "author": data, "followed": followed,
+        "feeds": [_feed(f"Papers by {data['name']}", f"/feeds/authors/{quote(name)}.xml")]})
 
 
 @router.get("/papers")
