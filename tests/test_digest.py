@@ -399,3 +399,46 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
         (row,) = service.store.readers.mutes([int(reader["id"])])  # type: ignore[call-overload]
         web.post(f"/account/mutes/{row['id']}/delete", data={"csrf": token})
         assert service.store.readers.mutes([int(reader["id"])]) == []  # type: ignore[call-overload]
+
+
+def test_the_private_feed_and_opml_are_read_by_real_feed_clients_and_can_be_revoked(
+        service: Paperboy, mail: tuple[Inbox, str]) -> None:
+    import feedparser
+    import listparser
+
+    _reader(service, "ada@example.org", ("query", "kernel thinning"),
+            ("category", "cs.SE"), ("author", "José Raúl Romero"))
+    app = create_app(service, base_url=BASE)
+    with TestClient(app, base_url="https://testserver") as web:
+        token = re.search(r'name="csrf" value="([^"]+)"', web.get("/signin").text).group(1)  # type: ignore[union-attr]
+        web.post("/signin", data={"email": "ada@example.org", "csrf": token})
+        assert mails_sent(web)
+        account = follow_emailed_link(web, _link(_messages(mail[0])[-1], "/signin/link"))
+        url = re.search(r'value="(https://[^"]+/feeds/private/[^"]+\.xml)"', account.text)
+        assert url is not None
+        private = url.group(1).removeprefix(BASE)
+        with TestClient(app, base_url="https://testserver") as reader_app:  # no cookie at all
+            feed = feedparser.parse(reader_app.get(private).content)
+        assert not feed.bozo and feed.version == "atom10"
+        assert any("matches your topic “kernel thinning”" in e.summary for e in feed.entries)
+        assert "ada@example.org" not in str(feed)  # the address names nobody
+
+        opml = web.get("/account/feeds.opml")
+        assert opml.headers["content-type"].startswith("text/x-opml")
+        subscriptions = listparser.parse(opml.content)
+        assert not subscriptions.bozo, subscriptions.bozo_exception
+        urls = [f.url for f in subscriptions.feeds]
+        assert f"{BASE}{private}" in urls
+        assert f"{BASE}/feeds/search.xml?q=kernel+thinning" in urls
+        assert f"{BASE}/feeds/categories/cs.SE.xml" in urls
+        assert f"{BASE}/feeds/authors/Jos%C3%A9%20Ra%C3%BAl%20Romero.xml" in urls
+        for url in urls:  # every one of them is a feed that parses
+            assert not feedparser.parse(web.get(url.removeprefix(BASE)).content).bozo, url
+
+        csrf = re.search(r'name="csrf" value="([^"]+)"', account.text).group(1)  # type: ignore[union-attr]
+        web.post("/account/feeds/renew", data={"csrf": csrf})
+        assert web.get(private).status_code == 404  # revoked
+        renewed = re.search(r'/feeds/private/[^"]+\.xml', web.get("/account").text)
+        assert renewed is not None and renewed.group(0) != private
+        assert web.get(renewed.group(0)).status_code == 200
+        assert web.get("/feeds/private/forged.xml").status_code == 404

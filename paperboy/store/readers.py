@@ -76,7 +76,8 @@ class Readers:
                 link_uses=uses + 1)).rowcount == 1
 
     def update(self, reader_id: int, **values: Any) -> None:
-        allowed = {"status", "digest_hour", "timezone", "last_digest_at", "bounces"}
+        allowed = {"status", "digest_hour", "timezone", "last_digest_at", "bounces",
+                   "feed_generation"}
         if unknown := set(values) - allowed:
             raise ValueError(f"cannot set {', '.join(sorted(unknown))} on a reader")
         with self.engine.begin() as conn:

@@ -165,6 +165,8 @@ readers = Table(
     Column("last_digest_at", UTCDateTime),  # papers first seen after this are "new"
     Column("bounces", Integer, nullable=False, default=0),  # permanent failures in a row
     Column("link_uses", Integer, nullable=False, default=0),  # sign-in links used so far
+    # the private feeds' address is signed with this; a new one revokes the old address
+    Column("feed_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 mutes = Table(  # what a reader never wants to see: a word, an author or a category

@@ -14,6 +14,7 @@ from paperboy.readers.library_formats import EXPORT_FORMATS, LibraryFileError
 from paperboy.service import Paperboy
 from paperboy.store.readers import reader_key
 from paperboy.web.clients import client_address
+from paperboy.web.foryou import private_feed_url
 from paperboy.web.render import render
 from paperboy.web.session import Sessions, current_reader
 
@@ -171,6 +172,7 @@ def _account_page(request: Request, *, imported: dict[str, Any] | None = None,
     return render(request, "account.html", {
         "title": "Your account – Paperboy", "follows": store.readers.follows([reader["id"]]),
         "mutes": store.readers.mutes([reader["id"]]),
+        "private_feed": private_feed_url(request, reader),
         "library": [saved[i] for i in store.readers.library(reader["id"]) if i in saved],
         "timezones": sorted(available_timezones()), "imported": imported,
         "import_error": import_error, "max_upload_mb": MAX_UPLOAD_BYTES >> 20,

@@ -29,6 +29,7 @@ from paperboy import __version__
 from paperboy.index.lexical import LexicalIndexDamaged
 from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
+from paperboy.readers.private_feeds import FeedKeys
 from paperboy.service import Paperboy
 from paperboy.web import account, api, apidocs, feeds, foryou, pages
 from paperboy.web.clients import trusted_networks
@@ -72,6 +73,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.state.base_url = (base_url or service.settings.base_url or "http://localhost:8000"
                           ).rstrip("/")
     secret = secret_key(service.settings)
+    app.state.feed_keys = FeedKeys(secret)
     app.state.sessions = Sessions(secret, secure=app.state.base_url.startswith("https://"),
                                   store=service.store.sessions, clock=service.clock)
     mailer, sender = smtp_mailer(service.settings)

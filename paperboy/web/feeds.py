@@ -32,7 +32,7 @@ def trending(request: Request, window: api.Window = "week",
     """Trending papers as an Atom feed; each entry says why it is trending."""
     data = api.trending_data(request, window, category=category, limit=50)
     entries = [(r["paper"], r["explanation"]) for r in data["results"] if r["paper"]]
-    return _atom(request, f"Paperboy: trending this {window}",
+    return atom(request, f"Paperboy: trending this {window}",
                  f"/trending?{urlencode({'window': window})}", entries)
 
 
@@ -40,7 +40,7 @@ def trending(request: Request, window: api.Window = "week",
 def daily(request: Request, day: api.Day) -> Response:
     """The papers first published on a day (UTC)."""
     data = api.daily_data(request, day, limit=100, cursor=None)
-    return _atom(request, f"Paperboy: papers of {day}", f"/daily/{day}",
+    return atom(request, f"Paperboy: papers of {day}", f"/daily/{day}",
                  [(paper, None) for paper in data["results"]])
 
 
@@ -50,7 +50,7 @@ def category(request: Request, category: str) -> Response:
     if len(category) > 64:
         raise HTTPException(404, "no such category")
     data = api.listing(request, Filters(category=category), limit=50, cursor=None)
-    return _atom(request, f"Paperboy: new in {category}", f"/categories/{category}",
+    return atom(request, f"Paperboy: new in {category}", f"/categories/{category}",
                  [(paper, None) for paper in data["results"]])
 
 
@@ -60,7 +60,7 @@ def author(request: Request, name: str) -> Response:
     if len(name) > 200:
         raise HTTPException(404, "no such author")
     data = api.author_data(request, name, limit=50)
-    return _atom(request, f"Paperboy: papers by {data['name']}",
+    return atom(request, f"Paperboy: papers by {data['name']}",
                  f"/authors/{quote(name)}", [(paper, None) for paper in data["results"]])
 
 
@@ -77,11 +77,11 @@ def search(request: Request,
     query = {"q": q, "mode": mode, "from": filters.date_from, "to": filters.date_to,
              "category": filters.category, "has_code": filters.has_code}
     page = "/search?" + urlencode({k: v for k, v in query.items() if v not in (None, "")})
-    return _atom(request, f"Paperboy: search for {q}", page,
+    return atom(request, f"Paperboy: search for {q}", page,
                  [(found[hit.id], None) for hit in result.hits if hit.id in found])
 
 
-def _atom(request: Request, title: str, page: str,
+def atom(request: Request, title: str, page: str,
           entries: list[tuple[dict[str, Any], str | None]]) -> Response:
     base = api.base_of(request)
     self_url = f"{base}{request.url.path}" + (f"?{request.url.query}" if request.url.query

@@ -1,23 +1,31 @@
-"""`/for-you`: the signed-in reader's next digest as a page, and as JSON at `/api/for-you`: new
+"""`/for-you`: the signed-in reader's next digest as a page, as JSON at `/api/for-you` and as an
+Atom feed at a secret address (`/feeds/private/{token}.xml`, readers/private_feeds.py): new
 papers on what they follow, recommendations from their library and trending papers, each with
 its reason, their mutes applied. Saving, upvoting or dismissing a paper there comes back to the
-page, and the next visit recomposes it (the recommendations learn from the change)."""
+page, and the next visit recomposes it (the recommendations learn from the change).
+`/account/feeds.opml` lists every feed the reader follows, the private one included."""
 
 from __future__ import annotations
 
-from typing import Any
+from email.utils import format_datetime
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from lxml import etree
 
 from paperboy.digest.compose import Digest
 from paperboy.digest.render import SECTIONS
+from paperboy.readers.private_feeds import FeedKeys
 from paperboy.web.errors import documented
+from paperboy.web.feeds import atom
 from paperboy.web.render import render
 from paperboy.web.session import current_reader
 from paperboy.web.views import cards
 
 router = APIRouter()
+Csrf = Annotated[str, Form(max_length=100)]
 
 
 def _sections(request: Request, digest: Digest) -> list[dict[str, Any]]:
@@ -55,3 +63,68 @@ def for_you_api(request: Request) -> dict[str, Any]:
     digest = request.app.state.service.for_you(reader["id"])
     return {"since": digest.since.isoformat(), "hidden": digest.hidden,
             "sections": {s["name"]: s["papers"] for s in _sections(request, digest)}}
+
+
+@router.get("/feeds/private/{token}.xml", include_in_schema=False)
+def private_feed(request: Request, token: str) -> Response:
+    reader = request.app.state.feed_keys.reader(request.app.state.service.store, token[:200])
+    if reader is None:
+        raise HTTPException(404, "no feed at this address (it may have been replaced by a new "
+                                 "one on the account page)")
+    digest = request.app.state.service.for_you(reader["id"])
+    entries = [(paper, f"{section['heading']}: {paper['why']}")
+               for section in _sections(request, digest) for paper in section["papers"]]
+    return atom(request, "Paperboy: your digest, as it stands", "/for-you", entries)
+
+
+@router.post("/account/feeds/renew", include_in_schema=False)
+def renew_private_feed(request: Request, csrf: Csrf = "") -> Response:
+    """A new secret address for the private feeds; the old one stops working."""
+    request.app.state.sessions.check_csrf(request, {"csrf": csrf})
+    reader = current_reader(request)
+    if reader is None:
+        raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
+    FeedKeys.renew(request.app.state.service.store, reader)
+    return RedirectResponse("/account#feeds", status_code=303)
+
+
+def private_feed_url(request: Request, reader: dict[str, Any]) -> str:
+    return f"{request.app.state.base_url}/feeds/private/" \
+           f"{request.app.state.feed_keys.token(reader)}.xml"
+
+
+@router.get("/account/feeds.opml", include_in_schema=False)
+def feeds_opml(request: Request) -> Response:
+    """OPML 2.0 of every feed the reader follows: each followed search, category and author,
+    and their private feed."""
+    reader = current_reader(request)
+    if reader is None:
+        return RedirectResponse("/signin", status_code=303)
+    base = request.app.state.base_url
+    outlines = [("Paperboy: your digest", private_feed_url(request, reader))]
+    for follow in request.app.state.service.store.readers.follows([reader["id"]]):
+        value = follow["value"]
+        if follow["kind"] == "query":
+            query = {"q": value, "category": (follow["filters"] or {}).get("category"),
+                     "has_code": "true" if (follow["filters"] or {}).get("has_code") else None}
+            url = f"{base}/feeds/search.xml?" + urlencode({k: v for k, v in query.items() if v})
+            outlines.append((f"Paperboy: search for {value}", url))
+        elif follow["kind"] == "category":
+            outlines.append((f"Paperboy: new in {value}",
+                             f"{base}/feeds/categories/{quote(value)}.xml"))
+        elif follow["kind"] == "author":
+            outlines.append((f"Paperboy: papers by {value}",
+                             f"{base}/feeds/authors/{quote(value)}.xml"))
+    opml = etree.Element("opml", version="2.0")
+    head = etree.SubElement(opml, "head")
+    etree.SubElement(head, "title").text = "Paperboy feeds"
+    etree.SubElement(head, "dateCreated").text = format_datetime(
+        request.app.state.service.clock())
+    body = etree.SubElement(opml, "body")
+    for title, url in outlines:
+        etree.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=url)
+    return Response(etree.tostring(opml, xml_declaration=True, encoding="utf-8",
+                                   pretty_print=True),
+                    media_type="text/x-opml; charset=utf-8", headers={
+                        "Content-Disposition": 'attachment; filename="paperboy-feeds.opml"'})
+
