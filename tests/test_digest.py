@@ -390,6 +390,11 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
                              data={"csrf": token, "next": "//evil.example/"},
                              follow_redirects=False)
         assert elsewhere.headers["location"] == f"/papers/{first['id']}"
+        listing = web.get("/papers").text  # cards carry an upvote button when signed in
+        assert 'class="upvote"' in listing and 'name="next" value="/papers"' in listing
+        voted = web.post(f"/papers/{first['id']}/upvote", data={"csrf": token, "next": "/papers"},
+                         follow_redirects=False)
+        assert voted.headers["location"] == "/papers"
         muted = web.post("/account/mutes", data={"kind": "author", "value": "Ada Lovelace",
                                                  "csrf": token}, follow_redirects=False)
         assert muted.headers["location"] == "/account#mutes"

@@ -537,3 +537,18 @@ def test_an_author_page_finds_them_whatever_the_case_accents_or_initials(
     paper = client.get("/papers/2405.13786").text
     assert 'href="/authors/Jos%C3%A9%20Ra%C3%BAl%20Romero"' in paper
     assert 'href="/authors/' in client.get("/papers").text
+
+
+def test_cards_show_what_sources_said_labelled_with_the_source(client: TestClient) -> None:
+    found = client.get("/api/papers/10.2139/ssrn.288970").json()
+    assert found["citations"] == 10670  # Semantic Scholar's count
+    hf = next(p for p in client.get("/api/trending?window=month").json()["results"]
+              if p["paper"] and p["paper"]["summary"])["paper"]
+    assert hf["keywords"] and len(hf["keywords"]) <= 8
+    page = client.get("/trending?window=month").text
+    assert "Summary (Hugging Face):" in page and 'class="keyword"' in page
+    listing = client.get("/papers", params={"cursor": None}).text
+    while "cited 10,670 (Semantic Scholar)" not in listing and 'rel="next"' in listing:
+        cursor = re.search(r'href="/papers\?cursor=([^"]+)"', listing).group(1)  # type: ignore[union-attr]
+        listing = client.get("/papers", params={"cursor": cursor}).text
+    assert "cited 10,670 (Semantic Scholar)" in listing

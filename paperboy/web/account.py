@@ -305,9 +305,9 @@ def delete_account(request: Request, csrf: Csrf = "",
 
 @router.post("/papers/{paper_id:path}/{action}")
 def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "",
-                 next: Annotated[str, Form(max_length=20)] = "") -> Response:  # noqa: A002
-    """save, unsave, upvote, unvote, dismiss: then back to the paper (or to `/for-you`, the
-    one other page that offers them)."""
+                 next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
+    """save, unsave, upvote, unvote, dismiss: then back to the paper, or to the page of this
+    site `next` names (cards on lists and `/for-you` offer them too)."""
     _sessions(request).check_csrf(request, {"csrf": csrf})
     reader = _signed_in(request)
     store = _service(request).store
@@ -325,7 +325,8 @@ def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "",
     if action not in actions:
         raise HTTPException(404, f"no action {action!r} on papers")
     actions[action]()
-    return _back("/for-you" if next == "/for-you" else f"/papers/{pid}")
+    local = next.startswith("/") and not next.startswith("//") and "\\" not in next
+    return _back(next if local else f"/papers/{pid}")
 
 
 @router.get("/unsubscribe")

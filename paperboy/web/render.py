@@ -36,7 +36,8 @@ templates.env.filters["query"] = lambda params: urlencode(
 
 def render(request: Request, name: str, context: dict[str, Any], *,
            status_code: int = 200) -> Response:
-    context = {"feeds": [], "reader": current_reader(request),
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    context = {"feeds": [], "reader": current_reader(request), "here": here[:500],
                "can_mail": request.app.state.accounts.mailer is not None,
                # a demo over older data runs on a clock shifted back to the data's last day
                "as_of": getattr(request.app.state.service.clock, "as_of", None),

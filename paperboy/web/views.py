@@ -36,6 +36,7 @@ def cards(store: Store, rows: list[dict[str, Any]], base_url: str) -> list[dict[
 def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
          stars: dict[str, int] | None = None) -> dict[str, Any]:
     hf = (row.get("extras") or {}).get("hf_daily") or {}
+    s2 = (row.get("extras") or {}).get("s2") or {}
     # stars: our last GitHub check, else what Hugging Face said of the repository it links
     hf_repo = repo_name(hf.get("github_repo") or "")
     code = []
@@ -68,6 +69,12 @@ def card(row: dict[str, Any], base_url: str, *, votes: int = 0,
         "links": {**links, **{name: web_url(links.get(name)) for name in ("abstract", "pdf",
                                                                          "project")}},
         "code": code,
+        # what sources said of it, each labelled with its source where shown
+        "summary": hf.get("ai_summary") if isinstance(hf.get("ai_summary"), str) else None,
+        "keywords": [k for k in hf.get("ai_keywords") or [] if isinstance(k, str)][:8],
+        "citations": _int_or_none(s2.get("citation_count")),
+        "venue": (s2.get("venue") if isinstance(s2.get("venue"), str) else None)
+        or row.get("journal_ref"),
         "upvotes": votes + int(hf.get("upvotes") or 0),
         "local_upvotes": votes,
         "hf_upvotes": int(hf.get("upvotes") or 0),
@@ -177,3 +184,8 @@ def _braced(text: str) -> str:
         out.append(char)
     result = "".join(out)
     return result + "}" * depth
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
