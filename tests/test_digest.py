@@ -376,7 +376,7 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
         assert page.status_code == 200 and "New on what you follow" in page.text
         assert "matches your topic “kernel thinning”" in page.text
         data = web.get("/api/for-you").json()
-        assert set(data["sections"]) == {"followed", "recommended", "trending"}
+        assert set(data["sections"]) == {"updates", "followed", "recommended", "trending"}
         first = data["sections"]["followed"][0]
         assert first["why"] and first["url"].startswith(f"{BASE}/papers/")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -447,3 +447,34 @@ def test_the_private_feed_and_opml_are_read_by_real_feed_clients_and_can_be_revo
         assert renewed is not None and renewed.group(0) != private
         assert web.get(renewed.group(0)).status_code == 200
         assert web.get("/feeds/private/forged.xml").status_code == 404
+
+
+def test_a_saved_paper_that_changes_is_in_the_next_digest_and_its_page_says_what_and_when(
+        service: Paperboy, mail: tuple[Inbox, str], clock: FixedClock, tmp_path: Path) -> None:
+    reader = _reader(service, "ada@example.org")
+    rid = int(reader["id"])  # type: ignore[call-overload]
+    service.store.readers.save(rid, "0704.0028", NOW)
+    assert service.for_you(rid).section("updates") == []
+    (line,) = [json.loads(raw) for raw in (FIXTURES / "arxiv_kaggle_snapshot.jsonl").read_text(
+        encoding="utf-8").splitlines() if '"id":"0704.0028"' in raw]
+    line["versions"].append({"version": "v3", "created": "Mon, 15 Jun 2026 05:00:00 GMT"})
+    line["abstract"] += " Code: https://github.com/pfrenkel/hafnians"
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    clock.advance(timedelta(minutes=10))
+    service.ingest([str(newer)])
+    (item,) = service.for_you(rid).section("updates")
+    assert item.paper["id"] == "0704.0028"
+    assert "new version v3 (2026-06-15)" in item.why
+    assert "code published: https://github.com/pfrenkel/hafnians" in item.why
+    clock.advance(timedelta(hours=2))
+    assert service.send_digests(day=TODAY).sent == 1
+    (digest,) = _messages(mail[0])
+    text = digest.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "UPDATES TO YOUR PAPERS" in text and "new version v3" in text
+    with TestClient(create_app(service, base_url=BASE), base_url="https://testserver") as web:
+        page = web.get("/papers/0704.0028").text
+    assert "What changed" in page and "2026-06-15</time>: new version v3" in page
+    # the next digest does not tell it again
+    clock.advance(timedelta(days=1))
+    assert service.for_you(rid).section("updates") == []

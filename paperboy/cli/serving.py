@@ -42,8 +42,8 @@ def serve(
         "digests) on schedule.")] = True,
 ) -> None:
     """Serve the web app: pages, the JSON API (/api, /openapi.json) and Atom feeds (/feeds)."""
-    listener = listen(host, port)
-    _serve(open_service(ctx, reads=True), listener, schedule=schedule)
+    service = open_service(ctx, reads=True)  # a mistyped --home first: it costs nothing
+    _serve(service, listen(host, port), schedule=schedule)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -48,7 +48,7 @@ RECOMMEND_NEGATIVES = 300  # sampled negatives per reader model (bench/recommend
 @dataclass
 class Item:
     paper: dict[str, Any]
-    section: str  # followed | recommended | trending
+    section: str  # updates | followed | recommended | trending
     why: str
 
 
@@ -66,7 +66,7 @@ class Digest:
     @property
     def new(self) -> int:
         """Papers that are new to the reader (not just trending)."""
-        return sum(item.section != "trending" for item in self.items)
+        return sum(item.section not in ("trending", "updates") for item in self.items)
 
 
 class Edition:

@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperboy.digest.compose import Digest
 from paperboy.sources._text import lead
 
-SECTIONS = [("followed", "New on what you follow"), ("recommended", "Recommended for you"),
-            ("trending", "Trending")]
+SECTIONS = [("updates", "Updates to your papers"), ("followed", "New on what you follow"),
+            ("recommended", "Recommended for you"), ("trending", "Trending")]
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,

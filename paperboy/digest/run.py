@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from paperboy.digest.compose import Digest, Edition, default_since
+from paperboy.digest.compose import Digest, Edition, Item, default_since
 from paperboy.digest.render import message
 from paperboy.digest.send import Delivery, Outgoing, Transport
 from paperboy.progress import Progress
@@ -95,19 +95,34 @@ class Composer:
                  for pid in mine["library"] + mine["voted"] + mine["dismissed"]}
         self.vectors = store.embeddings.vectors_of(list(known), model) if model and known \
             else {}
-        self.titles = {pid: row["title"] for pid, row in store.papers_by_ids(
-            [pid for mine in self.papers.values() for pid in mine["library"] + mine["voted"]]
-        ).items()}
+        kept = store.papers_by_ids(
+            [pid for mine in self.papers.values() for pid in mine["library"] + mine["voted"]])
+        self.titles = {pid: row["title"] for pid, row in kept.items()}
+        # what changed in the readers' saved papers since the oldest of their last digests
+        self.kept = kept
+        self.updates: dict[str, list[dict[str, Any]]] = {}
+        for change in store.updates.of([pid for mine in self.papers.values()
+                                        for pid in mine["library"]], since=since):
+            self.updates.setdefault(change["paper_id"], []).append(change)
 
     def compose(self, reader: dict[str, Any], day: str) -> Digest:
         mine = self.papers.get(reader["id"]) or {"library": [], "dismissed": [], "voted": [],
                                                   "recent": []}
-        return self.edition.compose(
+        digest = self.edition.compose(
             reader, self.follows.get(reader["id"], []),
             since=reader["last_digest_at"] or default_since(self.now), day=day,
             library=self._vectors(mine["library"] + mine["voted"]),
             dismissed=self._vectors(mine["dismissed"]), sent_before=set(mine["recent"]),
             titles=self.titles, mutes=self.mutes.get(reader["id"]))
+        since = reader["last_digest_at"] or default_since(self.now)
+        updated = []
+        for pid in mine["library"]:
+            news = [c for c in self.updates.get(pid, ()) if c["at"] > since]
+            if news and pid in self.kept:
+                why = "; ".join(f"{c['detail']} ({c['at']:%Y-%m-%d})" for c in news)
+                updated.append(Item(self.kept[pid], "updates", why))
+        digest.items[:0] = updated
+        return digest
 
     def _vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
         return {pid: self.vectors[pid] for pid in paper_ids if pid in self.vectors}

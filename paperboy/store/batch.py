@@ -13,6 +13,7 @@ from paperboy.models import PaperRecord
 from paperboy.sources._text import title_key
 from paperboy.store import tables
 from paperboy.store.merge import TITLE_KEY_LENGTH, empty_row, merge
+from paperboy.store.updates import changes
 
 Outcome = Literal["added", "updated", "unchanged"]
 
@@ -101,7 +102,7 @@ class Batch:
         return str(self.rows[handle]["id"])
 
     def flush(self, conn: Connection, outcomes: list[Outcome]) -> Written:
-        inserts, updates, moved = [], [], []
+        inserts, updates, moved, news = [], [], [], []
         for row, origin, loaded in zip(self.rows, self.origin, self.loaded, strict=True):
             if origin is None:
                 inserts.append(row)
@@ -109,12 +110,17 @@ class Batch:
                 updates.append({**row, "_stored_id": origin})
                 if row["id"] != origin:
                     moved.append((origin, row["id"]))
+                news += [{"paper_id": row["id"], "kind": kind, "detail": detail[:2000],
+                          "at": row["last_changed"]}
+                         for kind, detail in changes(loaded or {}, row)]
         if inserts:
             conn.execute(_papers.insert(), inserts)
         if updates:
             conn.execute(_papers.update().where(_papers.c.id == bindparam("_stored_id")), updates)
         for old, new in moved:
             _move_id(conn, old, new)
+        if news:
+            conn.execute(tables.paper_updates.insert(), news)
         for row in updates:
             del row["_stored_id"]
         return Written(outcomes, inserts, updates, [old for old, _ in moved])
@@ -130,6 +136,8 @@ def _compatible(row: dict[str, Any], record: PaperRecord) -> bool:
 def _move_id(conn: Connection, old: str, new: str) -> None:
     aliases = tables.paper_aliases
     conn.execute(aliases.update().where(aliases.c.paper_id == old).values(paper_id=new))
+    conn.execute(tables.paper_updates.update().where(
+        tables.paper_updates.c.paper_id == old).values(paper_id=new))
     conn.execute(aliases.insert().values(alias=old, paper_id=new))
     conn.execute(tables.embeddings.update().where(
         tables.embeddings.c.paper_id == old).values(paper_id=new))

@@ -27,6 +27,7 @@ from paperboy.store.readers import Readers
 from paperboy.store.runs import Runs
 from paperboy.store.sessions import ReaderSessions
 from paperboy.store.signals import Signals
+from paperboy.store.updates import PaperUpdates
 
 _papers = tables.papers
 
@@ -40,6 +41,7 @@ class Store:
         self.runs = Runs(engine)
         self.leases = Leases(engine)
         self.sessions = ReaderSessions(engine)
+        self.updates = PaperUpdates(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

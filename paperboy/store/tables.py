@@ -151,6 +151,17 @@ repositories = Table(
     Column("error", Text),
 )
 
+# What changed in a stored paper that its readers want to hear of (store/updates.py)
+paper_updates = Table(
+    "paper_updates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(300), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # version | code | journal | venue
+    Column("detail", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+)
+
 # Readers (paperboy/readers/): who subscribed, what they follow and keep, and their digests.
 readers = Table(
     "readers",

@@ -106,7 +106,7 @@ def paper(request: Request, paper_id: str) -> Response:
         if reader else {}
     return render(request, "paper.html", {
         "title": f"{found['title']} – Paperboy", "paper": found, "bibtex": bibtex(found),
-        "similar": similar, "mine": mine})
+        "similar": similar, "mine": mine, "updates": store.updates.of([found["id"]])})
 
 
 @router.get("/daily")
