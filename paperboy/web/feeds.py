@@ -7,6 +7,7 @@ them; the XML is built with lxml, so no text can break out of its element.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -82,7 +83,7 @@ def search(request: Request,
 
 
 def atom(request: Request, title: str, page: str,
-          entries: list[tuple[dict[str, Any], str | None]]) -> Response:
+          entries: Sequence[tuple[dict[str, Any], str | None]]) -> Response:
     base = api.base_of(request)
     self_url = f"{base}{request.url.path}" + (f"?{request.url.query}" if request.url.query
                                               else "")
