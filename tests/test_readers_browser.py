@@ -6,7 +6,9 @@ The server runs in a subprocess over a home holding the demo listing and every r
 emails are links a test can open. A reader subscribes, confirms, follows, saves, upvotes,
 changes their digest, signs out and in and deletes their account, all through the pages; a
 digest sent by `paperboy digest send` is opened in Chromium and measured on a narrow screen;
-its one-click unsubscribe URL is posted as a mail client would. Pages opened through the `page`
+its one-click unsubscribe URL is posted as a mail client would. Another imports a Zotero BibTeX
+export, reads its recommendations on `/for-you`, mutes an author, follows one from a card, reads
+its private feed and sees a saved paper's new version. Pages opened through the `page`
 fixture must log no console error, uncaught exception or Content Security Policy violation.
 Screenshots land in `test-artifacts/screenshots/` (account.png, digest.png, digest-phone.png).
 """
@@ -427,3 +429,70 @@ def test_one_click_unsubscribe_from_the_digest_pauses_it(
     assert _status(page) == "paused"
     expect(page.get_by_role("button", name="Resume the digest")).to_be_visible()
     expect(page.locator("aside.subscribe")).to_contain_text(f"Paused for {DIGEST_READER}")
+
+
+def test_a_reader_imports_a_library_mutes_follows_an_author_and_reads_their_own_feed(
+        page: Page, inbox: Inbox, server: str, home: Path, env: dict[str, str],
+        tmp_path: Path) -> None:
+    import feedparser
+
+    email = "hana@example.org"
+    _open_link(page, _subscribe(page, inbox, server, email))
+    expect(page).to_have_url(f"{server}/account?welcome=1")
+
+    # a Zotero BibTeX export into the library, through the account page's form
+    library = Path(__file__).parent / "data" / "library" / "zotero.bib"
+    page.locator("input[type=file][name=file]").set_input_files(str(library))
+    page.get_by_role("button", name="Import into my library").click()
+    report = page.locator("main [role=status]")
+    expect(report).to_contain_text("zotero.bib (bibtex): 5 matched")
+    expect(report).to_contain_text("4 added to your library")
+    expect(report).to_contain_text("line 50: not a BibTeX entry")
+    expect(page.locator("#library-title + ol li")).to_have_count(4)
+
+    # the page "for you" recommends from that library, each with its reason
+    page.goto("/for-you")
+    recommended = page.locator("section[aria-labelledby=for-you-recommended] article.card")
+    expect(recommended.first).to_be_visible()
+    expect(page.locator("section[aria-labelledby=for-you-recommended] .why").first) \
+        .to_contain_text("in your library")
+    muted_paper = recommended.first.get_attribute("data-paper")
+    author = recommended.first.locator(".authors a").first.inner_text()
+
+    # mute its first author: the paper leaves the page
+    page.goto("/account#mutes")
+    page.get_by_label("Mute a").select_option("author")
+    page.get_by_label("Word, author or category").fill(author)
+    page.get_by_role("button", name="Mute", exact=True).click()
+    expect(page.locator("ul.mutes li").filter(has_text=author)).to_have_count(1)
+    page.goto("/for-you")
+    expect(page.locator(f"article.card[data-paper='{muted_paper}']")).to_have_count(0)
+    expect(page.locator("main .notice")).to_contain_text("hidden by your mutes")
+
+    # follow an author from a card: their page, its follow button, the account lists them
+    page.goto("/papers/2405.13786")
+    page.locator("p.authors a", has_text="José Raúl Romero").click()
+    expect(page.locator("h1")).to_have_text("José Raúl Romero")
+    page.get_by_role("button", name="Follow José Raúl Romero").click()
+    expect(page.locator("ul.follows li").filter(has_text="José Raúl Romero")).to_have_count(1)
+
+    # the private feed, read by a feed reader with no cookie
+    address = page.get_by_label("Your private feed's address").input_value()
+    feed = feedparser.parse(httpx.get(address, timeout=30).content)
+    assert not feed.bozo and feed.entries
+    assert muted_paper not in {e.link.rsplit("/", 1)[-1] for e in feed.entries}
+
+    # a saved paper gets a new version: "Updates to your papers" on the page
+    (line,) = [json.loads(raw) for raw in (Path(PAPER_FIXTURES[4])).read_text(
+        encoding="utf-8").splitlines() if '"id":"0704.0028"' in raw]
+    line["versions"].append({"version": "v3", "created": "Mon, 30 Nov 2026 05:00:00 GMT"})
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    _paperboy(home, env, "ingest", str(newer))
+    page.goto("/for-you")
+    updates = page.locator("section[aria-labelledby=for-you-updates]")
+    expect(updates).to_contain_text("Pfaffians, hafnians and products of real linear functionals")
+    expect(updates).to_contain_text("new version v3")
+    page.goto("/papers/0704.0028")
+    expect(page.locator("section.updates")).to_contain_text("new version v3")
+    screenshot(page, "for-you")
