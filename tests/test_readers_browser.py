@@ -493,6 +493,6 @@ def test_a_reader_imports_a_library_mutes_follows_an_author_and_reads_their_own_
     updates = page.locator("section[aria-labelledby=for-you-updates]")
     expect(updates).to_contain_text("Pfaffians, hafnians and products of real linear functionals")
     expect(updates).to_contain_text("new version v3")
+    screenshot(page, "for-you")
     page.goto("/papers/0704.0028")
     expect(page.locator("section.updates")).to_contain_text("new version v3")
-    screenshot(page, "for-you")
