@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from paperboy.sources._text import clean, normalize_doi, parse_arxiv_id
@@ -205,14 +206,15 @@ def _write_bibtex(papers: list[Mapping[str, Any]]) -> str:
     library = bibtexparser.Library()
     keys: set[str] = set()
     for paper in papers:
+        published = _published(paper)
         fields = {"title": paper.get("title") or "",
                   "author": " and ".join(paper.get("authors") or []),
-                  "year": str(paper["published"].year) if paper.get("published") else None,
+                  "year": str(published.year) if published else None,
                   "abstract": paper.get("abstract") or None, "doi": paper.get("doi"),
                   "url": _url(paper), "journal": paper.get("journal_ref")}
         if paper.get("arxiv_id"):
-            fields |= {"eprint": paper["arxiv_id"], "archiveprefix": "arXiv",
-                       "primaryclass": (paper.get("categories") or [None])[0]}
+            fields |= {"eprint": paper["arxiv_id"], "archivePrefix": "arXiv",
+                       "primaryClass": (paper.get("categories") or [None])[0]}
         key = _cite_key(paper, keys)
         entry_type = "article" if paper.get("journal_ref") else "misc"
         library.add(model.Entry(entry_type, key, [
@@ -224,9 +226,9 @@ def _ris_record(paper: Mapping[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {"type_of_reference": "JOUR" if paper.get("journal_ref") else "GEN",
                               "title": paper.get("title") or "",
                               "authors": [_comma_name(a) for a in paper.get("authors") or []]}
-    if paper.get("published"):
-        record["year"] = str(paper["published"].year)
-        record["date"] = paper["published"].strftime("%Y/%m/%d")
+    if published := _published(paper):
+        record["year"] = str(published.year)
+        record["date"] = published.strftime("%Y/%m/%d")
     for key, value in (("abstract", paper.get("abstract")), ("doi", paper.get("doi")),
                        ("journal_name", paper.get("journal_ref"))):
         if value:
@@ -240,8 +242,7 @@ def _csl_item(paper: Mapping[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {"id": paper["id"], "type": "article-journal" if paper.get(
         "journal_ref") else "article", "title": paper.get("title") or "",
         "author": [_csl_author(a) for a in paper.get("authors") or []]}
-    if paper.get("published"):
-        day = paper["published"]
+    if day := _published(paper):
         item["issued"] = {"date-parts": [[day.year, day.month, day.day]]}
     for key, value in (("abstract", paper.get("abstract")), ("DOI", paper.get("doi")),
                        ("URL", _url(paper)), ("container-title", paper.get("journal_ref"))):
@@ -308,13 +309,25 @@ def _url(paper: Mapping[str, Any]) -> str | None:
         return f"https://arxiv.org/abs/{paper['arxiv_id']}"
     links = paper.get("links") or {}
     return links.get("abstract") or (f"https://doi.org/{paper['doi']}" if paper.get("doi")
-                                     else None)
+                                     else paper.get("url"))
+
+
+def _published(paper: Mapping[str, Any]) -> datetime | None:
+    """The first-published time of a stored row (a datetime) or of a card (ISO text)."""
+    value = paper.get("published")
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, datetime) else None
 
 
 def _cite_key(paper: Mapping[str, Any], taken: set[str]) -> str:
     authors = paper.get("authors") or ["anon"]
     family = re.sub(r"[^a-z]", "", authors[0].rpartition(" ")[2].lower()) or "anon"
-    year = str(paper["published"].year) if paper.get("published") else ""
+    published = _published(paper)
+    year = str(published.year) if published else ""
     word = next((w for w in re.findall(r"[a-z]{4,}", (paper.get("title") or "").lower())), "")
     key, n = f"{family}{year}{word}", 1
     while key in taken:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-import unicodedata
 from datetime import datetime
 from typing import Any
 
+from paperboy.readers.library_formats import write_library
 from paperboy.signals.github import repo_name
 from paperboy.sources._text import lead, web_url
 from paperboy.store import Store
@@ -143,47 +142,8 @@ def cursor_offset(cursor: str | None) -> int:
 
 
 def bibtex(paper: dict[str, Any]) -> str:
-    """A BibTeX entry (@article with arXiv eprint fields, or @misc)."""
-    year = (paper.get("published") or "")[:4]
-    first = (paper.get("authors") or ["anonymous"])[0].split()[-1]
-    word = next((w for w in re.findall(r"[A-Za-z]+", paper["title"]) if len(w) > 3), "paper")
-    key = _ascii(f"{first}{year}{word}").lower()
-    fields = [("title", f"{{{_braced(paper['title'])}}}"),
-              ("author", " and ".join(_braced(a) for a in paper.get("authors") or []))]
-    if year:
-        fields.append(("year", year))
-    if paper.get("arxiv_id"):
-        fields += [("eprint", paper["arxiv_id"]), ("archivePrefix", "arXiv")]
-        if paper.get("categories"):
-            fields.append(("primaryClass", paper["categories"][0]))
-    if paper.get("journal_ref"):
-        fields.append(("journal", _braced(paper["journal_ref"])))
-    if paper.get("doi"):
-        fields.append(("doi", paper["doi"]))
-    fields.append(("url", paper["links"].get("abstract") or paper["url"]))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-    kind = "article" if paper.get("journal_ref") else "misc"
-    return f"@{kind}{{{key},\n{body}\n}}\n"
-
-
-def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]", "", folded) or "paper"
-
-
-def _braced(text: str) -> str:
-    """Text safe inside a BibTeX brace group: unbalanced braces dropped."""
-    depth, out = 0, []
-    for char in text:
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                continue
-            depth -= 1
-        out.append(char)
-    result = "".join(out)
-    return result + "}" * depth
+    """A paper card as one BibTeX entry, written as the library export writes them."""
+    return write_library([paper], "bibtex")
 
 
 def _int_or_none(value: Any) -> int | None:
