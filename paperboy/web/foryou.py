@@ -55,7 +55,8 @@ def for_you_page(request: Request) -> Response:
 @router.get("/api/for-you", tags=["readers"], responses=documented(401))
 def for_you_api(request: Request) -> dict[str, Any]:
     """The signed-in reader's (by the session cookie) next digest as it stands now: sections
-    `followed`, `recommended` and `trending` of paper cards, each with `why`; `hidden` counts
+    `updates` (of saved papers), `followed`, `recommended` and `trending`, of paper cards each
+    with `why`; `hidden` counts
     the papers their mutes left out."""
     reader = current_reader(request)
     if reader is None:
