@@ -56,8 +56,7 @@ def for_you_page(request: Request) -> Response:
 def for_you_api(request: Request) -> dict[str, Any]:
     """The signed-in reader's (by the session cookie) next digest as it stands now: sections
     `updates` (of saved papers), `followed`, `recommended` and `trending`, of paper cards each
-    with `why`; `hidden` counts
-    the papers their mutes left out."""
+    with `why`; `hidden` counts the papers their mutes left out."""
     reader = current_reader(request)
     if reader is None:
         raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
