@@ -552,3 +552,25 @@ def test_cards_show_what_sources_said_labelled_with_the_source(client: TestClien
         cursor = re.search(r'href="/papers\?cursor=([^"]+)"', listing).group(1)  # type: ignore[union-attr]
         listing = client.get("/papers", params={"cursor": cursor}).text
     assert "cited 10,670 (Semantic Scholar)" in listing
+
+
+@pytest.mark.parametrize("path", ["/api/daily/2026-06-12", "/api/categories/cs.LG"])
+def test_a_day_or_category_sorts_by_upvotes_stars_or_citations(client: TestClient,
+                                                               path: str) -> None:
+    newest = client.get(path, params={"limit": 100}).json()["results"]
+    for sort, signal in (("upvotes", lambda p: p["upvotes"]),
+                         ("stars", lambda p: max((c["stars"] or -1 for c in p["code"]),
+                                                 default=-1)),
+                         ("citations", lambda p: p["citations"] if p["citations"] is not None
+                          else -1)):
+        first = client.get(path, params={"sort": sort, "limit": 5}).json()
+        rest = client.get(path, params={"sort": sort, "limit": 100,
+                                        "cursor": first["next_cursor"]}).json() \
+            if first["next_cursor"] else {"results": []}
+        shown = first["results"] + rest["results"]
+        values = [signal(p) for p in shown]
+        assert values == sorted(values, reverse=True), sort
+        assert {p["id"] for p in shown} == {p["id"] for p in newest}, sort  # the same papers
+    page = client.get(path.replace("/api", ""), params={"sort": "upvotes"}).text
+    assert "<strong>upvotes</strong>" in page and "?sort=stars" in page
+    assert client.get(path, params={"sort": "random"}).status_code == 422

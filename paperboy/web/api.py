@@ -24,6 +24,7 @@ from paperboy.service import Paperboy
 from paperboy.web.errors import documented
 from paperboy.web.views import (
     bibtex,
+    by_signal,
     cards,
     cursor_offset,
     listing_after,
@@ -41,6 +42,8 @@ Cursor = Annotated[str | None, Query(max_length=200,
 Window = Literal["day", "week", "month"]
 Mode = Literal["hybrid", "lexical", "semantic"]
 Sort = Literal["relevance", "newest"]
+ListSort = Literal["newest", "upvotes", "stars", "citations"]
+SORTED_AT_MOST = 2_000  # papers a day or category is sorted over by a signal (the newest)
 PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id or DOI.")]
 
 
@@ -179,6 +182,21 @@ def papers(request: Request, filters: Annotated[Filters, Depends(listing_filters
     return listing(request, filters, limit=limit, cursor=cursor)
 
 
+def sorted_listing(request: Request, filters: Filters, *, limit: int, cursor: str | None,
+                   sort: str) -> dict[str, Any]:
+    """`listing`, or (a signal `sort`) the newest `SORTED_AT_MOST` papers passing the filters
+    by that signal, paged by offset."""
+    if sort == "newest":
+        return listing(request, filters, limit=limit, cursor=cursor)
+    offset = cursor_offset(cursor)
+    store = service_of(request).store
+    shown = by_signal(cards(store, store.listing(filters, limit=SORTED_AT_MOST),
+                            base_of(request)), sort)
+    return {"results": shown[offset:offset + limit],
+            "next_cursor": offset_cursor(offset + limit) if offset + limit < len(shown)
+            else None}
+
+
 def listing(request: Request, filters: Filters, *, limit: int,
             cursor: str | None) -> dict[str, Any]:
     store = service_of(request).store
@@ -239,18 +257,20 @@ def trending_data(request: Request, window: str, *, category: str | None = None,
 
 
 @router.get("/api/daily/{day}", tags=["papers"], responses=documented(400))
-def daily(request: Request, day: Day, limit: Limit = 50,
-          cursor: Cursor = None) -> dict[str, Any]:
-    """Papers first published on a day (UTC), with the nearest days before and after."""
-    return daily_data(request, day, limit=limit, cursor=cursor)
+def daily(request: Request, day: Day, limit: Limit = 50, cursor: Cursor = None,
+          sort: ListSort = "newest") -> dict[str, Any]:
+    """Papers first published on a day (UTC), newest first or by upvotes, GitHub stars or
+    citations, with the nearest days before and after."""
+    return daily_data(request, day, limit=limit, cursor=cursor, sort=sort)
 
 
 def daily_data(request: Request, day: date, *, limit: int, cursor: str | None,
-               ) -> dict[str, Any]:
+               sort: str = "newest") -> dict[str, Any]:
     start = datetime.combine(day, day_time.min, tzinfo=UTC)
     previous, following = service_of(request).store.days_around(start,
                                                                 start + timedelta(days=1))
-    page = listing(request, Filters(date_from=day, date_to=day), limit=limit, cursor=cursor)
+    page = sorted_listing(request, Filters(date_from=day, date_to=day), limit=limit,
+                          cursor=cursor, sort=sort)
     return {"date": day.isoformat(),
             "previous": previous.date().isoformat() if previous else None,
             "next": following.date().isoformat() if following else None, **page}
@@ -277,8 +297,10 @@ def author_data(request: Request, name: str, *, limit: int) -> dict[str, Any]:
 
 @router.get("/api/categories/{category}", tags=["papers"], responses=documented(400))
 def category(request: Request, category: Annotated[str, Path(max_length=64)],
-             limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
-    """Papers in a category (any of theirs), newest first."""
-    return {"category": category,
-            **listing(request, Filters(category=category), limit=limit, cursor=cursor)}
+             limit: Limit = 20, cursor: Cursor = None,
+             sort: ListSort = "newest") -> dict[str, Any]:
+    """Papers in a category (any of theirs), newest first, or its newest 2,000 by upvotes,
+    GitHub stars or citations."""
+    return {"category": category, **sorted_listing(request, Filters(category=category),
+                                                   limit=limit, cursor=cursor, sort=sort)}
 

@@ -16,7 +16,7 @@ from paperboy.store.readers import reader_key
 from paperboy.web import api
 from paperboy.web.render import render
 from paperboy.web.session import current_reader
-from paperboy.web.views import bibtex
+from paperboy.web.views import LIST_SORTS, bibtex
 
 PER_PAGE = 20
 router = APIRouter(include_in_schema=False)
@@ -118,10 +118,13 @@ def daily_today(request: Request) -> Response:
 
 @router.get("/daily/{day}")
 def daily(request: Request, day: api.Day,
-          cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    data = api.daily_data(request, day, limit=50, cursor=cursor)
+          cursor: Annotated[str | None, Query(max_length=200)] = None,
+          sort: str = "newest") -> Response:
+    sort = sort if sort in LIST_SORTS else "newest"
+    data = api.daily_data(request, day, limit=50, cursor=cursor, sort=sort)
     return render(request, "daily.html", {
-        "title": f"Papers of {day} – Paperboy", "day": data,
+        "title": f"Papers of {day} – Paperboy", "day": data, "sort": sort,
+        "sorts": LIST_SORTS, "sorted_at_most": api.SORTED_AT_MOST,
         "feeds": [_feed(f"Papers of {day}", f"/feeds/daily/{day}.xml")]})
 
 
@@ -140,12 +143,16 @@ def trending(request: Request, window: str = "week",
 
 @router.get("/categories/{category}")
 def category(request: Request, category: str,
-             cursor: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+             cursor: Annotated[str | None, Query(max_length=200)] = None,
+             sort: str = "newest") -> Response:
     if len(category) > 64:
         raise HTTPException(404, "no such category")
-    data = api.listing(request, Filters(category=category), limit=PER_PAGE, cursor=cursor)
+    sort = sort if sort in LIST_SORTS else "newest"
+    data = api.sorted_listing(request, Filters(category=category), limit=PER_PAGE,
+                              cursor=cursor, sort=sort)
     return render(request, "listing.html", {
-        "title": f"{category} – Paperboy", "heading": f"New in {category}",
+        "title": f"{category} – Paperboy", "heading": f"New in {category}", "sort": sort,
+        "sorts": LIST_SORTS, "sorted_at_most": api.SORTED_AT_MOST,
         "category": category, "listing": data, "path": f"/categories/{category}",
         "feeds": [_feed(f"New in {category}", f"/feeds/categories/{category}.xml")]})
 

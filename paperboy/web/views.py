@@ -149,3 +149,20 @@ def bibtex(paper: dict[str, Any]) -> str:
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+
+LIST_SORTS = ("newest", "upvotes", "stars", "citations")
+
+
+def by_signal(shown: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """Cards with the most upvotes, GitHub stars or citations first (ties: as they came,
+    newest first); a card with no such signal goes last."""
+    def signal(card: dict[str, Any]) -> float:
+        if sort == "upvotes":
+            return float(card["upvotes"])
+        if sort == "stars":
+            return float(max((c["stars"] for c in card["code"] if c["stars"] is not None),
+                             default=-1))
+        return float(card["citations"] if card["citations"] is not None else -1)
+
+    return sorted(shown, key=signal, reverse=True)
+
