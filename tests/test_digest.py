@@ -390,6 +390,11 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
                              data={"csrf": token, "next": "//evil.example/"},
                              follow_redirects=False)
         assert elsewhere.headers["location"] == f"/papers/{first['id']}"
+        in_place = web.post(f"/papers/{first['id']}/unsave",
+                            data={"csrf": token, "next": "/for-you"},
+                            headers={"HX-Request": "true"})  # htmx: a fragment, no redirect
+        assert in_place.status_code == 200 and 'role="status"' in in_place.text
+        assert in_place.text.startswith('<div class="for-you-item done"')
         listing = web.get("/papers").text  # cards carry an upvote button when signed in
         assert 'class="upvote"' in listing and 'name="next" value="/papers"' in listing
         voted = web.post(f"/papers/{first['id']}/upvote", data={"csrf": token, "next": "/papers"},

@@ -469,6 +469,15 @@ def test_a_reader_imports_a_library_mutes_follows_an_author_and_reads_their_own_
     expect(page.locator(f"article.card[data-paper='{muted_paper}']")).to_have_count(0)
     expect(page.locator("main .notice")).to_contain_text("hidden by your mutes")
 
+    # dismissing one in place (htmx): its place on the page says so; a reload has it gone
+    item = page.locator("section[aria-labelledby=for-you-recommended] .for-you-item").first
+    gone = item.locator("article.card").get_attribute("data-paper")
+    item.get_by_role("button", name="Not interested").click()
+    expect(page.locator(".for-you-item.done").first).to_contain_text("Dismissed")
+    expect(page).to_have_url(f"{server}/for-you")
+    page.reload()
+    expect(page.locator(f"article.card[data-paper='{gone}']")).to_have_count(0)
+
     # follow an author from a card: their page, its follow button, the account lists them
     page.goto("/papers/2405.13786")
     page.locator("p.authors a", has_text="José Raúl Romero").click()

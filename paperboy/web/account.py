@@ -3,11 +3,12 @@ upvoting and dismissing papers, and the one-click unsubscribe of every digest.""
 
 from __future__ import annotations
 
+import html
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.readers.accounts import Accounts, LinkError
 from paperboy.readers.library_formats import EXPORT_FORMATS, LibraryFileError
@@ -325,6 +326,14 @@ def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "",
     if action not in actions:
         raise HTTPException(404, f"no action {action!r} on papers")
     actions[action]()
+    if next == "/for-you" and request.headers.get("HX-Request") == "true":
+        # htmx on /for-you: the paper's place on the page says what was done
+        said = {"save": "Saved to your library", "unsave": "Removed from your library",
+                "upvote": "Upvoted", "unvote": "Vote withdrawn",
+                "dismiss": "Dismissed: papers like it come less"}[action]
+        return HTMLResponse(f'<div class="for-you-item done" role="status">{said}: '
+                            f'<a href="/papers/{html.escape(pid)}">'
+                            f"{html.escape(paper['title'])}</a>.</div>")
     local = next.startswith("/") and not next.startswith("//") and "\\" not in next
     return _back(next if local else f"/papers/{pid}")
 
