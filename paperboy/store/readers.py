@@ -106,59 +106,57 @@ class Readers:
     def follow(self, reader_id: int, kind: str, value: str, now: datetime, *,
                filters: dict[str, Any] | None = None, vector: np.ndarray | None = None) -> bool:
         """Follow a query, category or author; False when already followed."""
-        if kind not in FOLLOW_KINDS:
-            raise ValueError(f"cannot follow a {kind!r}: use one of {', '.join(FOLLOW_KINDS)}")
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError(f"an empty {kind} cannot be followed")
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(_follows.insert().values(
-                    reader_id=reader_id, kind=kind, value=value[:500], filters=filters or {},
-                    vector=None if vector is None else np.asarray(vector, np.float32).tobytes(),
-                    created_at=now))
-        except IntegrityError:
-            return False
-        return True
+        return self._add_named(
+            _follows, FOLLOW_KINDS, ("follow", "followed"), reader_id, kind, value, created_at=now,
+            filters=filters or {},
+            vector=None if vector is None else np.asarray(vector, np.float32).tobytes())
 
     def unfollow(self, reader_id: int, follow_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(_follows).where(_follows.c.id == follow_id,
-                                                _follows.c.reader_id == reader_id))
+        self._remove_row(_follows, reader_id, follow_id)
 
     def follows(self, reader_ids: Sequence[int]) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(
-                select(_follows).where(_follows.c.reader_id.in_(list(reader_ids)))
-                .order_by(_follows.c.reader_id, _follows.c.id))]
+        return self._rows_of(_follows, reader_ids)
 
     # -- mutes ------------------------------------------------------------------------------
 
     def mute(self, reader_id: int, kind: str, value: str, now: datetime) -> bool:
         """Hide a word, author or category from the reader; False when already muted."""
-        if kind not in MUTE_KINDS:
-            raise ValueError(f"cannot mute a {kind!r}: use one of {', '.join(MUTE_KINDS)}")
+        return self._add_named(_mutes, MUTE_KINDS, ("mute", "muted"), reader_id, kind, value,
+                               created_at=now)
+
+    def unmute(self, reader_id: int, mute_id: int) -> None:
+        self._remove_row(_mutes, reader_id, mute_id)
+
+    def mutes(self, reader_ids: Sequence[int]) -> list[dict[str, Any]]:
+        return self._rows_of(_mutes, reader_ids)
+
+    # follows and mutes alike: a (kind, value) per row, unique per reader
+
+    def _add_named(self, table: Any, kinds: tuple[str, ...], verb: tuple[str, str],
+                   reader_id: int, kind: str, value: str, **values: Any) -> bool:
+        if kind not in kinds:
+            raise ValueError(f"cannot {verb[0]} a {kind!r}: use one of {', '.join(kinds)}")
         value = " ".join(value.split())
         if not value:
-            raise ValueError(f"an empty {kind} cannot be muted")
+            raise ValueError(f"an empty {kind} cannot be {verb[1]}")
         try:
             with self.engine.begin() as conn:
-                conn.execute(_mutes.insert().values(reader_id=reader_id, kind=kind,
-                                                    value=value[:500], created_at=now))
+                conn.execute(table.insert().values(reader_id=reader_id, kind=kind,
+                                                   value=value[:500], **values))
         except IntegrityError:
             return False
         return True
 
-    def unmute(self, reader_id: int, mute_id: int) -> None:
+    def _remove_row(self, table: Any, reader_id: int, row_id: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(_mutes).where(_mutes.c.id == mute_id,
-                                              _mutes.c.reader_id == reader_id))
+            conn.execute(delete(table).where(table.c.id == row_id,
+                                             table.c.reader_id == reader_id))
 
-    def mutes(self, reader_ids: Sequence[int]) -> list[dict[str, Any]]:
+    def _rows_of(self, table: Any, reader_ids: Sequence[int]) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(
-                select(_mutes).where(_mutes.c.reader_id.in_(list(reader_ids)))
-                .order_by(_mutes.c.reader_id, _mutes.c.id))]
+                select(table).where(table.c.reader_id.in_(list(reader_ids)))
+                .order_by(table.c.reader_id, table.c.id))]
 
     # -- library and dismissals ---------------------------------------------------------------
 
