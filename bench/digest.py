@@ -230,7 +230,8 @@ def _insert_readers(db: sqlite3.Connection, readers: int, fresh: list[dict[str, 
                    reader_rows)
     db.executemany("INSERT INTO follows (reader_id, kind, value, filters, vector, created_at) "
                    "VALUES (?,?,?,?,?,?)", follow_rows)
-    db.executemany("INSERT INTO library (reader_id, paper_id, added_at) VALUES (?,?,?)",
+    db.executemany("INSERT INTO library (reader_id, collection, paper_id, added_at) "
+                   "VALUES (?,'Library',?,?)",
                    library_rows)
     db.executemany("INSERT INTO votes (reader, paper_id, voted_at) VALUES (?,?,?)", vote_rows)
     db.executemany("INSERT INTO signal_events (paper_id, kind, key, at, dated, value, gain) "

@@ -22,8 +22,16 @@ whole pool, never a library paper; recall@k = held-out papers found / held-out p
 - `centroid`: the baseline, nearest neighbours of the mean library vector,
 - `cold_start`: `cold_start` from the topic's phrase embedded as a query, no library at all.
 
+Two collections: for every pair of topics (A, B) and split, a reader keeps A's library and
+B's library as two collections. A's model (`recommend` with B's papers passed as `others`, as
+the digest does) is scored on A's held-out papers the reader has not saved in B, against the
+one-collection reader (A's library alone) on the same held-out papers; `pairs.flat` is the
+reader who keeps A and B in one library, on the same papers with k doubled (one model, the
+same number of recommendations as two).
+
 Prints one JSON object: per topic the member counts and each method's recall per split and
-mean, and the mean over topics.
+mean, the mean over topics, and the two-collection figures (mean recall@k per collection for
+the single, two-collection and flat readers).
 """
 
 from __future__ import annotations
@@ -151,6 +159,7 @@ def main() -> None:
     methods = ("linear", "centroid", "cold_start")
     report: dict[str, dict[str, object]] = {}
     timings: list[float] = []
+    splits: dict[tuple[str, int], tuple[dict[str, np.ndarray], set[str]]] = {}
     for topic, topic_vector in zip(topics, topic_vectors, strict=True):
         members = [ids[n] for n in range(listing_count)
                    if is_member(PATTERNS[topic], papers[n]["title"], papers[n]["abstract"])]
@@ -160,6 +169,7 @@ def main() -> None:
             shuffled = random.Random(split).sample(members, len(members))
             library = {p: matrix[row_of[p]] for p in shuffled[:size]}
             held = set(shuffled[size:])
+            splits[topic, split] = library, held
             started = time.perf_counter()
             linear = recommend(library=library, dismissed={}, candidates=ids, matrix=matrix,
                                k=args.k, seed=split)
@@ -180,15 +190,51 @@ def main() -> None:
         }
     mean = {m: round(float(np.mean([report[t]["recall"][m]["mean"]  # type: ignore[index]
                                     for t in topics])), 3) for m in methods}
+    pairs = two_collections(splits, topics, ids, matrix, args)
     print(json.dumps({
         "model": DEFAULT_MODEL,
         "pool": {"listing": listing_count, "distractors": len(ids) - listing_count},
         "k": args.k, "splits": args.splits,
         f"mean_recall@{args.k}": mean,
         "topics": report,
+        "two_collections": pairs,
         "embed_s": None if embed_s is None else round(embed_s, 1),  # None: from the cache
         "recommend_ms_median": round(1000 * float(np.median(timings)), 1),
     }, indent=1))
+
+
+def two_collections(splits: dict[tuple[str, int], tuple[dict[str, np.ndarray], set[str]]],
+                    topics: list[str], ids: list[str], matrix: np.ndarray,
+                    args: argparse.Namespace) -> dict[str, object]:
+    """Recall@k of collection A for readers who keep A alone, A beside B (two collections,
+    B's papers as A's negatives) and A with B in one library (one model, 2k picks)."""
+    found: dict[str, list[float]] = {"single": [], "two_collections": [], "flat": []}
+    worse = 0
+    for a in topics:
+        for b in topics:
+            if a == b:
+                continue
+            for split in range(args.splits):
+                library, held = splits[a, split]
+                other = {p: v for p, v in splits[b, split][0].items() if p not in library}
+                held = held - set(other)  # saved in B already: nothing to recommend
+                if not held:
+                    continue
+                single = recommend(library=library, dismissed={}, candidates=ids,
+                                   matrix=matrix, k=args.k, seed=split, exclude=other)
+                two = recommend(library=library, dismissed={}, candidates=ids, matrix=matrix,
+                                k=args.k, seed=split, others=other)
+                flat = recommend(library=library | other, dismissed={}, candidates=ids,
+                                 matrix=matrix, k=2 * args.k, seed=split)
+                scores = {name: len(held & {r.paper_id for r in picks}) / len(held)
+                          for name, picks in (("single", single), ("two_collections", two),
+                                              ("flat", flat))}
+                worse += scores["two_collections"] < scores["single"]
+                for name, score in scores.items():
+                    found[name].append(score)
+    return {f"mean_recall@{args.k}": {name: round(float(np.mean(v)), 3)
+                                      for name, v in found.items()},
+            "cases": len(found["single"]), "two_below_single": worse}
 
 
 if __name__ == "__main__":

@@ -388,13 +388,14 @@ class Paperboy:
                             send_empty=self.settings.digest_send_empty)
 
     def import_library(self, reader_id: int, data: bytes, *, name: str = "input",
-                       fetch: bool = True) -> ImportReport:
-        """Add the papers of a BibTeX, RIS, CSL-JSON file or list of ids to a reader's library
-        (readers/library_import.py); arXiv ids not stored are fetched from the arXiv API
-        unless `fetch` is False. Raises LibraryFileError for a file none of them."""
+                       fetch: bool = True, collection: str | None = None) -> ImportReport:
+        """Add the papers of a BibTeX, RIS, CSL-JSON file or list of ids to a collection of a
+        reader's library (readers/library_import.py); arXiv ids not stored are fetched from
+        the arXiv API unless `fetch` is False. Raises LibraryFileError for a file none of them,
+        CollectionError for a collection name that cannot be."""
         fmt, entries, problems = read_entries(data, name=name)
         return import_entries(self.store, reader_id, fmt, entries, problems, self.clock(),
-                              fetch=self._fetch_arxiv if fetch else None)
+                              fetch=self._fetch_arxiv if fetch else None, collection=collection)
 
     def _fetch_arxiv(self, arxiv_ids: Sequence[str]) -> str | None:
         """Ingest these papers from the arXiv API; None, or why some could not be fetched."""
@@ -405,9 +406,10 @@ class Paperboy:
                 trouble = trouble or (summary.errors[0] if summary.errors else None)
         return trouble
 
-    def export_library(self, reader_id: int, fmt: str) -> str:
-        """The reader's library, newest saved first, as BibTeX, RIS or CSL-JSON."""
-        ids = self.store.readers.library(reader_id)
+    def export_library(self, reader_id: int, fmt: str, *, collection: str | None = None) -> str:
+        """One collection of the reader's library, or all of it, newest saved first, as
+        BibTeX, RIS or CSL-JSON."""
+        ids = self.store.library.papers(reader_id, collection)
         found = self.store.papers_by_ids(ids)
         return write_library((found[i] for i in ids if i in found), fmt)
 

@@ -383,7 +383,7 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
         saved = web.post(f"/papers/{first['id']}/save", data={"csrf": token, "next": "/for-you"},
                          follow_redirects=False)
         assert saved.status_code == 303 and saved.headers["location"] == "/for-you"
-        assert first["id"] in service.store.readers.library(int(reader["id"]))  # type: ignore[call-overload]
+        assert first["id"] in service.store.library.papers(int(reader["id"]))  # type: ignore[call-overload]
         again = web.get("/api/for-you").json()["sections"]
         assert first["id"] not in [p["id"] for p in again["followed"]]  # in the library now
         elsewhere = web.post(f"/papers/{first['id']}/upvote",
@@ -458,7 +458,7 @@ def test_a_saved_paper_that_changes_is_in_the_next_digest_and_its_page_says_what
         service: Paperboy, mail: tuple[Inbox, str], clock: FixedClock, tmp_path: Path) -> None:
     reader = _reader(service, "ada@example.org")
     rid = int(reader["id"])  # type: ignore[call-overload]
-    service.store.readers.save(rid, "0704.0028", NOW)
+    service.store.library.save(rid, "0704.0028", NOW)
     assert service.for_you(rid).section("updates") == []
     (line,) = [json.loads(raw) for raw in (FIXTURES / "arxiv_kaggle_snapshot.jsonl").read_text(
         encoding="utf-8").splitlines() if '"id":"0704.0028"' in raw]

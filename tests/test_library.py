@@ -61,7 +61,7 @@ def test_each_export_matches_by_arxiv_id_doi_then_title_and_names_the_rest(
     assert {paper_id for _, paper_id in report.matched} == matched
     assert [where for where, _ in report.unmatched] == unmatched
     assert [p.split(":")[0] for p in report.problems] == problems
-    assert set(service.store.readers.library(reader)) == matched
+    assert set(service.store.library.papers(reader)) == matched
     assert report.added == len(matched)
     again = service.import_library(reader, (DATA / name).read_bytes(), name=name, fetch=False)
     assert again.added == 0 and len(again.matched) == len(report.matched)  # idempotent
@@ -92,7 +92,7 @@ def test_missing_arxiv_papers_are_fetched_from_the_arxiv_api(tmp_path: Path) -> 
         assert query == "id:2005.14124 OR id:2202.12139 OR id:2612.99999"
     assert [paper_id for _, paper_id in report.fetched] == ["2202.12139", "2005.14124"]
     assert report.unmatched == [("line 3", "2612.99999: arXiv has no paper 2612.99999")]
-    assert set(service.store.readers.library(reader)) == {"2202.12139", "2005.14124"}
+    assert set(service.store.library.papers(reader)) == {"2202.12139", "2005.14124"}
     service.close()
 
 
@@ -110,7 +110,7 @@ def test_export_then_import_gives_back_the_same_papers_and_fields(service: Paper
     reader = _reader(service)
     for name in ("zotero.bib", "mendeley.ris", "zotero.json"):
         service.import_library(reader, (DATA / name).read_bytes(), name=name, fetch=False)
-    library = service.store.readers.library(reader)
+    library = service.store.library.papers(reader)
     text = service.export_library(reader, fmt)
     _, entries, problems = read_entries(text.encode())
     assert problems == [] and len(entries) == len(library)
@@ -122,7 +122,7 @@ def test_export_then_import_gives_back_the_same_papers_and_fields(service: Paper
         assert entry.year == (paper["published"].year if paper["published"] else None)
     other = _reader(service, "bob@example.org")
     report = service.import_library(other, text.encode(), name=f"export.{fmt}", fetch=False)
-    assert report.unmatched == [] and set(service.store.readers.library(other)) == set(library)
+    assert report.unmatched == [] and set(service.store.library.papers(other)) == set(library)
 
 
 def test_broken_files_get_a_clear_error_naming_them() -> None:

@@ -202,19 +202,19 @@ def test_a_reader_subscribes_follows_saves_and_leaves_through_the_pages(
     paper_id = page.locator("article.paper").get_attribute("data-paper")
     assert paper_id and page.url == f"{server}/papers/{paper_id}"
     actions = page.locator(".paper .actions")
-    save = actions.get_by_role("button", name=re.compile("Save"))
+    save = actions.get_by_role("button", name="Save", exact=True)
     upvote = actions.get_by_role("button", name=re.compile("Upvote"))
-    expect(save).to_have_text("Save to library")
-    expect(save).to_have_attribute("aria-pressed", "false")
+    saved_in = page.locator(".paper .saved-in")
+    expect(actions.get_by_label("Save to")).to_have_value("Library")  # the default collection
+    expect(saved_in).to_have_count(0)
     save.click()
-    expect(save).to_have_text("Saved to library")
-    expect(save).to_have_attribute("aria-pressed", "true")
+    expect(saved_in).to_have_text(re.compile(r"^Saved in: Library\s+remove$"))
     expect(upvote).to_have_text("▲ Upvote")
     expect(page.locator(".paper .upvotes")).to_have_count(0)
     upvote.click()
     expect(upvote).to_have_text("▲ Upvoted")
     expect(upvote).to_have_attribute("aria-pressed", "true")
-    expect(save).to_have_text("Saved to library")  # the other button kept its state
+    expect(saved_in).to_contain_text("Library")  # saving kept its state
     expect(page.locator(".paper .upvotes")).to_have_text("▲ 1 upvote")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
@@ -448,7 +448,7 @@ def test_a_reader_imports_a_library_mutes_follows_an_author_and_reads_their_own_
     expect(report).to_contain_text("zotero.bib (bibtex): 5 matched")
     expect(report).to_contain_text("4 added to your library")
     expect(report).to_contain_text("line 50: not a BibTeX entry")
-    expect(page.locator("#library-title + ol li")).to_have_count(4)
+    expect(page.locator("section[aria-labelledby=library-title] ol li")).to_have_count(4)
 
     # the page "for you" recommends from that library, each with its reason
     page.goto("/for-you")

@@ -179,18 +179,26 @@ def readers_import(
     fetch: Annotated[bool, typer.Option(
         "--fetch/--no-fetch", help="Fetch arXiv papers not stored yet from the arXiv API.")]
     = True,
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Into this collection (made if new; default: Library).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add the papers of a reference manager's export to a reader's library."""
     from paperboy.ingest.files import open_regular_file
     from paperboy.models import SourceError
     from paperboy.readers.library_formats import LibraryFileError
+    from paperboy.store.library import CollectionError, collection_name
 
     reader_id = _reader_id(ctx, email)
     try:
+        name = collection_name(collection)
+    except CollectionError as error:
+        raise typer.BadParameter(str(error), param_hint="--collection") from None
+    try:
         with open_regular_file(file) as handle:
             data = handle.read()
-        report = ctx.obj.import_library(reader_id, data, name=str(file), fetch=fetch)
+        report = ctx.obj.import_library(reader_id, data, name=str(file), fetch=fetch,
+                                        collection=name)
     except (SourceError, LibraryFileError) as error:
         err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
@@ -199,7 +207,7 @@ def readers_import(
         return
     out.print(f"{file.name} ({report.format}): {len(report.matched)} matched, "
               f"{len(report.fetched)} fetched from arXiv, {len(report.unmatched)} unmatched; "
-              f"{report.added} added to the library.", highlight=False)
+              f"{report.added} added to {escape(name)}.", highlight=False)
     for where, why in report.unmatched:
         err.print(f"unmatched, {where}: {escape(why)}", highlight=False, emoji=False)
     for problem in report.problems:
@@ -214,19 +222,76 @@ def readers_export(
         "--format", help="bibtex, ris or csl-json.")] = "bibtex",
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Write to this file (default: print).")] = None,
+    collection: Annotated[str | None, typer.Option(
+        "--collection", help="Only this collection (default: the whole library).")] = None,
 ) -> None:
-    """A reader's library as BibTeX, RIS or CSL-JSON."""
+    """A reader's library, or one collection of it, as BibTeX, RIS or CSL-JSON."""
     from paperboy.readers.library_formats import EXPORT_FORMATS
 
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(EXPORT_FORMATS)}",
                                  param_hint="--format")
-    text = ctx.obj.export_library(_reader_id(ctx, email), fmt)
+    reader_id = _reader_id(ctx, email)
+    if collection is not None:
+        collection = _collection_of(ctx, reader_id, collection)
+    text = ctx.obj.export_library(reader_id, fmt, collection=collection)
     if output is None:
         print(text, end="")
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"Wrote {output}.", highlight=False)
+
+
+@readers_app.command("collections")
+def readers_collections(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The reader's email address.")],
+    rename: Annotated[tuple[str, str] | None, typer.Option(
+        "--rename", metavar="OLD NEW", help="Rename a collection (onto another: merge).")]
+    = None,
+    merge: Annotated[tuple[str, str] | None, typer.Option(
+        "--merge", metavar="FROM INTO", help="Move every paper of FROM into INTO.")] = None,
+    delete: Annotated[str | None, typer.Option(
+        "--delete", help="Delete a collection; its papers stay in the reader's others.")]
+    = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a reader's collections, or rename, merge or delete one."""
+    from paperboy.store.library import DEFAULT, CollectionError
+
+    reader_id = _reader_id(ctx, email)
+    library = ctx.obj.store.library
+    try:
+        if rename:
+            if _collection_of(ctx, reader_id, rename[0]) == DEFAULT:
+                raise CollectionError(f"{DEFAULT} keeps its name (saves without a collection "
+                                      f"go there): use --merge {DEFAULT} NEW")
+            library.rename(reader_id, rename[0], rename[1])
+        if merge:
+            library.merge(reader_id, _collection_of(ctx, reader_id, merge[0]), merge[1])
+        if delete:
+            library.delete(reader_id, _collection_of(ctx, reader_id, delete))
+    except CollectionError as error:
+        raise typer.BadParameter(str(error)) from None
+    found = library.collections(reader_id)
+    if as_json:
+        print(json.dumps([{"name": name, "papers": count} for name, count in found.items()]))
+        return
+    for name, count in found.items():
+        out.print(f"{escape(name)}: {count} paper{'s' if count != 1 else ''}", highlight=False)
+
+
+def _collection_of(ctx: typer.Context, reader_id: int, name: str) -> str:
+    """The stored name of one of the reader's collections; a usage error naming it if none."""
+    from paperboy.store.library import CollectionError, collection_name
+
+    try:
+        stored = collection_name(name)
+    except CollectionError as error:
+        raise typer.BadParameter(str(error)) from None
+    if stored not in ctx.obj.store.library.collections(reader_id):
+        raise typer.BadParameter(f"the reader has no collection named {stored!r}")
+    return stored
 
 
 @readers_app.command("mute")

@@ -13,15 +13,17 @@ Matching rules (each paper says which one it met):
 - a followed category matches a paper listed in it (any of its categories);
 - a followed author matches a paper with that author (case and accents ignored).
 
-Recommendations come from a linear model over the vectors of the reader's library (saved and
-upvoted papers); without a library, from the papers nearest their followed topics (at least
-`COLD_START_MIN` cosine). Trending papers already sent in the last week are left out.
+Recommendations come from a linear model per collection of the reader's library, over the
+vectors of its papers (upvoted papers join the default collection), with the papers of their
+other collections among its negatives; each collection has its own section. Without a library
+they come from the papers nearest their followed topics (at least `COLD_START_MIN` cosine).
+Trending papers already sent in the last week are left out.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,15 +36,20 @@ from paperboy.readers.mutes import Mutes
 from paperboy.readers.recommend import cold_start, recommend
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
+from paperboy.store.library import DEFAULT
 from paperboy.store.tables import papers
 
 SEMANTIC_MIN = 0.5  # cosine between a followed topic and a paper's vector to count as a match
 COLD_START_MIN = 0.35  # without a library, recommend only papers at least this near a topic
 MAX_FOLLOWED = 25  # papers per digest from follows
-MAX_RECOMMENDED = 5
+MAX_RECOMMENDED = 5  # per collection
 MAX_TRENDING = 5
 MAX_NEW_PAPERS = 50_000  # new papers one run considers (the newest)
 RECOMMEND_NEGATIVES = 300  # sampled negatives per reader model (bench/recommend.py: 500-2000)
+
+
+SECTIONS = {"updates": "Updates to your papers", "followed": "New on what you follow",
+            "recommended": "Recommended for you", "trending": "Trending"}
 
 
 @dataclass
@@ -50,6 +57,17 @@ class Item:
     paper: dict[str, Any]
     section: str  # updates | followed | recommended | trending
     why: str
+    collection: str | None = None  # the collection a recommendation was learnt from
+
+
+@dataclass
+class Part:
+    """A section as a digest shows it; recommendations make one part per collection."""
+
+    section: str
+    heading: str
+    items: list[Item]
+    collection: str | None = None
 
 
 @dataclass
@@ -62,6 +80,21 @@ class Digest:
 
     def section(self, name: str) -> list[Item]:
         return [item for item in self.items if item.section == name]
+
+    def parts(self, *, empty: bool = False) -> list[Part]:
+        """The sections in the order a reader sees them, recommendations split by the
+        collection they come from when there are several; `empty` keeps empty sections."""
+        parts: list[Part] = []
+        for name, heading in SECTIONS.items():
+            items = self.section(name)
+            groups = list(dict.fromkeys(item.collection for item in items))
+            if name == "recommended" and len(groups) > 1:
+                parts.extend(Part(name, f"Recommended for “{group}”",
+                                  [item for item in items if item.collection == group], group)
+                             for group in groups)
+            elif items or empty:
+                parts.append(Part(name, heading, items, groups[0] if groups else None))
+        return parts
 
     @property
     def new(self) -> int:
@@ -108,26 +141,30 @@ class Edition:
         return self.vector_ids[:k], self.matrix[:k]
 
     def compose(self, reader: dict[str, Any], follows: Iterable[dict[str, Any]], *,
-                since: datetime, day: str, library: dict[str, np.ndarray],
+                since: datetime, day: str, collections: Mapping[str, dict[str, np.ndarray]],
                 dismissed: dict[str, np.ndarray], sent_before: set[str],
                 titles: dict[str, str] | None = None, mutes: Mutes | None = None) -> Digest:
-        """One reader's digest; `titles` names their library papers (for the reasons);
+        """One reader's digest; `collections` maps each collection's name to its papers'
+        vectors (the default one first), `titles` names those papers (for the reasons);
         papers their `mutes` hide are left out and counted."""
         digest = Digest(reader, day, since)
         cut = int(np.count_nonzero(self.first_seen > since.timestamp()))
         candidates, matrix = self._fresh_vectors(cut)
-        skip = set(dismissed) | set(library)
+        saved = {pid: vector for library in collections.values()
+                 for pid, vector in library.items()}
+        skip = set(dismissed) | set(saved)
         chosen: set[str] = set()
         muted: set[str] = set()
 
-        def add(paper: dict[str, Any], section: str, why: str) -> bool:
+        def add(paper: dict[str, Any], section: str, why: str,
+                collection: str | None = None) -> bool:
             if paper["id"] in chosen or paper["id"] in skip or paper["id"] in muted:
                 return False
             if mutes and mutes.hides(paper):
                 muted.add(paper["id"])
                 return False
             chosen.add(paper["id"])
-            digest.items.append(Item(paper, section, why))
+            digest.items.append(Item(paper, section, why, collection))
             return True
 
         follows = list(follows)
@@ -147,24 +184,32 @@ class Edition:
                 break
             followed += add(self.papers[i], "followed", matches[i])
 
-        if candidates:
-            picks = (recommend(library=library, dismissed=dismissed, candidates=candidates,
-                               matrix=matrix, k=MAX_RECOMMENDED + len(chosen),
-                               negatives=RECOMMEND_NEGATIVES, exclude=chosen) if library else
-                     cold_start(topics=topics, candidates=candidates, matrix=matrix,
-                                k=MAX_RECOMMENDED + len(chosen), exclude=chosen))
-            if not library:
-                picks = [p for p in picks if (p.closest_similarity or 0) >= COLD_START_MIN]
+        if candidates and saved:
+            for name, library in collections.items():
+                if not library:
+                    continue
+                picks = recommend(library=library, dismissed=dismissed, candidates=candidates,
+                                  matrix=matrix, k=MAX_RECOMMENDED + len(chosen),
+                                  negatives=RECOMMEND_NEGATIVES, exclude=chosen, others={
+                                      pid: v for pid, v in saved.items() if pid not in library})
+                where = "your library" if name == DEFAULT else f"your collection “{name}”"
+                recommended = 0
+                for pick in picks:
+                    if recommended == MAX_RECOMMENDED:
+                        break
+                    title = (titles or {}).get(pick.closest_id or "", pick.closest_id)
+                    recommended += add(self.papers[self.index[pick.paper_id]], "recommended",
+                                       f"close to “{title}” in {where}", name)
+        elif candidates:
+            picks = cold_start(topics=topics, candidates=candidates, matrix=matrix,
+                               k=MAX_RECOMMENDED + len(chosen), exclude=chosen)
             recommended = 0
             for pick in picks:
-                if recommended == MAX_RECOMMENDED:
+                if recommended == MAX_RECOMMENDED or (pick.closest_similarity or 0) < \
+                        COLD_START_MIN:
                     break
-                if library:
-                    title = (titles or {}).get(pick.closest_id or "", pick.closest_id)
-                    why = f"close to “{title}” in your library"
-                else:
-                    why = f"close in meaning to your topic “{pick.closest_id}”"
-                recommended += add(self.papers[self.index[pick.paper_id]], "recommended", why)
+                recommended += add(self.papers[self.index[pick.paper_id]], "recommended",
+                                   f"close in meaning to your topic “{pick.closest_id}”")
 
         for entry in self.trending:
             if len(digest.section("trending")) >= MAX_TRENDING:

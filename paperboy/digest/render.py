@@ -14,9 +14,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperboy.digest.compose import Digest
 from paperboy.sources._text import lead
 
-SECTIONS = [("updates", "Updates to your papers"), ("followed", "New on what you follow"),
-            ("recommended", "Recommended for you"), ("trending", "Trending")]
-
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
                    auto_reload=False)
@@ -33,7 +30,7 @@ def subject(digest: Digest) -> str:
 def render(digest: Digest, *, base_url: str, unsubscribe_url: str) -> tuple[str, str]:
     """(html, text) of the digest."""
     context = {"digest": digest, "day": digest.day, "reader": digest.reader,
-               "sections": SECTIONS, "base_url": base_url, "unsubscribe_url": unsubscribe_url,
+               "sections": digest.parts(), "base_url": base_url, "unsubscribe_url": unsubscribe_url,
                "subject": subject(digest)}
     return (_env.get_template("digest.html").render(context),
             _env.get_template("digest.txt").render(context))

@@ -28,6 +28,7 @@ from paperboy.readers.accounts import Links
 from paperboy.readers.mutes import Mutes
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
+from paperboy.store.library import DEFAULT
 
 BOUNCE_LIMIT = 3
 
@@ -91,6 +92,7 @@ class Composer:
             muted.setdefault(mute["reader_id"], []).append(mute)
         self.mutes = {reader_id: Mutes.of(rows) for reader_id, rows in muted.items()}
         self.papers = store.readers.papers_of([r["id"] for r in readers], now=now)
+        self.collections = store.library.of_readers([r["id"] for r in readers])
         known = {pid for mine in self.papers.values()
                  for pid in mine["library"] + mine["voted"] + mine["dismissed"]}
         self.vectors = store.embeddings.vectors_of(list(known), model) if model and known \
@@ -111,7 +113,7 @@ class Composer:
         digest = self.edition.compose(
             reader, self.follows.get(reader["id"], []),
             since=reader["last_digest_at"] or default_since(self.now), day=day,
-            library=self._vectors(mine["library"] + mine["voted"]),
+            collections=self._collections(reader["id"], mine["voted"]),
             dismissed=self._vectors(mine["dismissed"]), sent_before=set(mine["recent"]),
             titles=self.titles, mutes=self.mutes.get(reader["id"]))
         since = reader["last_digest_at"] or default_since(self.now)
@@ -123,6 +125,13 @@ class Composer:
                 updated.append(Item(self.kept[pid], "updates", why))
         digest.items[:0] = updated
         return digest
+
+    def _collections(self, reader_id: int, voted: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        """Each collection's vectors, the default one first and with the upvoted papers."""
+        found = self.collections.get(reader_id, {})
+        named = sorted((name for name in found if name != DEFAULT), key=str.lower)
+        return {DEFAULT: self._vectors(found.get(DEFAULT, []) + voted)} | {
+            name: self._vectors(found[name]) for name in named}
 
     def _vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
         return {pid: self.vectors[pid] for pid in paper_ids if pid in self.vectors}

@@ -12,6 +12,7 @@ from typing import Any
 
 from paperboy.readers.library_formats import Entry
 from paperboy.store import Store
+from paperboy.store.library import collection_name
 
 __all__ = ["ImportReport", "import_entries"]
 
@@ -37,9 +38,10 @@ class ImportReport:
 
 def import_entries(store: Store, reader_id: int, fmt: str, entries: Sequence[Entry],
                    problems: Sequence[str], now: datetime, *,
-                   fetch: Fetch | None = None) -> ImportReport:
+                   fetch: Fetch | None = None, collection: str | None = None) -> ImportReport:
     """Match `entries` to stored papers (fetching missing arXiv ids with `fetch`) and save the
-    matches to the reader's library."""
+    matches to one collection of the reader's library (the default one unless named)."""
+    collection = collection_name(collection)  # a bad name fails before anything is fetched
     report = ImportReport(fmt, problems=list(problems))
     missing: list[Entry] = []
     for entry in entries:
@@ -57,7 +59,7 @@ def import_entries(store: Store, reader_id: int, fmt: str, entries: Sequence[Ent
         else:
             report.unmatched.append((entry.where, _why(entry, trouble, fetch is not None)))
     for _, paper_id in report.matched + report.fetched:
-        report.added += store.readers.save(reader_id, paper_id, now)
+        report.added += store.library.save(reader_id, paper_id, now, collection)
     return report
 
 

@@ -55,14 +55,18 @@ def recommend(
     negatives: int = 2000,
     seed: int = 0,
     exclude: Collection[str] = (),
+    others: Mapping[str, np.ndarray] | None = None,
 ) -> list[Recommendation]:
     """The `k` candidates a classifier trained on the reader's library scores highest.
 
-    `library` (saved and upvoted papers) and `dismissed` map paper id to vector; `matrix` holds
-    one L2-normalised row per id of `candidates`, in the same order. Negatives are `negatives`
-    candidates drawn with `seed` from those neither in the library nor dismissed, plus the
-    dismissed papers at `DISMISSED_WEIGHT`. Library, dismissed and `exclude` ids are never
-    returned. Returns [] for an empty library; the same inputs and seed give the same list.
+    `library` (saved and upvoted papers, or one collection of them) and `dismissed` map paper
+    id to vector; `matrix` holds one L2-normalised row per id of `candidates`, in the same
+    order. Negatives are `negatives` candidates drawn with `seed` from those neither in the
+    library nor dismissed, the dismissed papers at `DISMISSED_WEIGHT`, and `others` (the
+    papers of the reader's other collections, as arxiv-sanity-lite trains one model per tag
+    against every other paper) not in `library`. Library, dismissed, `others` and `exclude`
+    ids are never returned. Returns [] for an empty library; the same inputs and seed give the
+    same list.
     """
     _check_k(k)
     if negatives < 0:
@@ -73,9 +77,13 @@ def recommend(
     dim = matrix.shape[1]
     library_ids, library_vectors = _stack(library, dim, "library")
     dismissed_ids, dismissed_vectors = _stack(dismissed, dim, "dismissed")
-    known = set(library_ids) | set(dismissed_ids)
+    other_ids, other_vectors = _stack({pid: vector for pid, vector in (others or {}).items()
+                                       if pid not in library and pid not in dismissed},
+                                      dim, "others")
+    known = set(library_ids) | set(dismissed_ids) | set(other_ids)
     sampled = _sample(candidates, known, negatives, seed)
-    negative_vectors = np.vstack([dismissed_vectors, normalize_rows(matrix[sampled])])
+    negative_vectors = np.vstack([dismissed_vectors, other_vectors,
+                                  normalize_rows(matrix[sampled])])
     if len(negative_vectors):
         weights, bias = _fit(library_vectors, negative_vectors, len(dismissed_ids), seed)
     else:

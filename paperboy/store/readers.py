@@ -1,4 +1,4 @@
-"""Readers in the store: accounts, follows, library, dismissals, digest send records, throttles.
+"""Readers in the store: accounts, follows, mutes, dismissals, digest send records, throttles.
 
 Deleting a reader deletes everything of theirs, votes included. The digest record of a day is
 claimed with an insert that the primary key (reader, day) lets succeed once: that claim, written
@@ -158,15 +158,7 @@ class Readers:
                 select(table).where(table.c.reader_id.in_(list(reader_ids)))
                 .order_by(table.c.reader_id, table.c.id))]
 
-    # -- library and dismissals ---------------------------------------------------------------
-
-    def save(self, reader_id: int, paper_id: str, now: datetime) -> bool:
-        return self._add(_library, reader_id, paper_id, added_at=now)
-
-    def unsave(self, reader_id: int, paper_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(_library).where(_library.c.reader_id == reader_id,
-                                                _library.c.paper_id == paper_id))
+    # -- dismissals and what readers have, for digests --------------------------------------
 
     def dismiss(self, reader_id: int, paper_id: str, now: datetime) -> bool:
         return self._add(_dismissals, reader_id, paper_id, at=now)
@@ -180,13 +172,6 @@ class Readers:
             return False
         return True
 
-    def library(self, reader_id: int) -> list[str]:
-        """Saved papers, newest first."""
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(_library.c.paper_id).where(
-                _library.c.reader_id == reader_id).order_by(_library.c.added_at.desc()))
-                .scalars())
-
     def dismissed(self, reader_id: int) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(_dismissals.c.paper_id).where(
@@ -194,8 +179,9 @@ class Readers:
 
     def papers_of(self, reader_ids: Sequence[int], *,
                   now: datetime) -> dict[int, dict[str, list[str]]]:
-        """For each reader: their `library`, `dismissed` and `voted` papers, and the papers of
-        their `recent` (last 7 days') digests, in a few queries for any number of readers."""
+        """For each reader: their `library` (every saved paper once), `dismissed` and `voted`
+        papers, and the papers of their `recent` (last 7 days') digests, in a few queries for
+        any number of readers. Their collections are `Library.of_readers`."""
         found: dict[int, dict[str, list[str]]] = {
             rid: {"library": [], "dismissed": [], "voted": [], "recent": []}
             for rid in reader_ids}
@@ -206,7 +192,7 @@ class Readers:
             for start in range(0, len(reader_ids), 5000):
                 chunk = list(reader_ids[start:start + 5000])
                 for rid, pid in conn.execute(select(_library.c.reader_id, _library.c.paper_id)
-                                             .where(_library.c.reader_id.in_(chunk))):
+                                             .where(_library.c.reader_id.in_(chunk)).distinct()):
                     found[rid]["library"].append(pid)
                 for rid, pid in conn.execute(select(_dismissals.c.reader_id,
                                                     _dismissals.c.paper_id)

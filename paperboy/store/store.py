@@ -22,6 +22,7 @@ from paperboy.store.db import engine_for, migrate
 from paperboy.store.embeddings import Embeddings
 from paperboy.store.filters import paper_filters
 from paperboy.store.leases import Leases
+from paperboy.store.library import Library
 from paperboy.store.merge import TITLE_KEY_LENGTH
 from paperboy.store.readers import Readers
 from paperboy.store.runs import Runs
@@ -38,6 +39,7 @@ class Store:
         self.embeddings = Embeddings(engine)
         self.signals = Signals(engine)
         self.readers = Readers(engine)
+        self.library = Library(engine)
         self.runs = Runs(engine)
         self.leases = Leases(engine)
         self.sessions = ReaderSessions(engine)

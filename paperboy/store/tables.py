@@ -204,11 +204,13 @@ follows = Table(
     UniqueConstraint("reader_id", "kind", "value", name="uq_follows_reader_kind_value"),
 )
 
-# A reader's saved papers ("library") and the papers they asked not to see again.
+# A reader's saved papers ("library"), each in one or more named collections, and the papers
+# they asked not to see again.
 library = Table(
     "library",
     metadata,
     Column("reader_id", Integer, primary_key=True),
+    Column("collection", String(100), primary_key=True),
     Column("paper_id", String(300), primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
 )

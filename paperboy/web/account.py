@@ -1,5 +1,6 @@
 """Reader pages: subscribe, confirm, sign in and out, the account page and its forms, saving,
-upvoting and dismissing papers, and the one-click unsubscribe of every digest."""
+upvoting and dismissing papers, and the one-click unsubscribe of every digest. The library's
+own forms (import, export, collections) are web/library.py."""
 
 from __future__ import annotations
 
@@ -7,20 +8,20 @@ import html
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.readers.accounts import Accounts, LinkError
-from paperboy.readers.library_formats import EXPORT_FORMATS, LibraryFileError
 from paperboy.service import Paperboy
+from paperboy.store.library import DEFAULT, CollectionError, collection_name
 from paperboy.store.readers import reader_key
 from paperboy.web.clients import client_address
 from paperboy.web.foryou import private_feed_url
 from paperboy.web.render import render
-from paperboy.web.session import Sessions, current_reader
+from paperboy.web.session import Sessions, current_reader, signed_in
 
 router = APIRouter(include_in_schema=False)
-MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a library export (web/app.py lets this path's body be so)
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # a library export (web/app.py lets its upload be so)
 Csrf = Annotated[str, Form(max_length=100)]
 _MESSAGES = {
     "sent": "Check your inbox: a link is on its way. It works once, and expires; if nothing "
@@ -50,13 +51,6 @@ def _client(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
     return client_address(peer, request.headers.get("x-forwarded-for"),
                           request.app.state.trusted_proxies)
-
-
-def _signed_in(request: Request) -> dict[str, Any]:
-    reader = current_reader(request)
-    if reader is None:
-        raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
-    return reader
 
 
 def _back(to: str) -> RedirectResponse:
@@ -152,7 +146,7 @@ def sign_out(request: Request, csrf: Csrf = "") -> Response:
 @router.post("/signout/everywhere")
 def sign_out_everywhere(request: Request, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
+    reader = signed_in(request)
     response = _back("/")
     _sessions(request).sign_out_everywhere(reader["id"], response)
     return response
@@ -160,64 +154,36 @@ def sign_out_everywhere(request: Request, csrf: Csrf = "") -> Response:
 
 @router.get("/account")
 def account(request: Request) -> Response:
-    return _account_page(request)
+    return account_page(request)
 
 
-def _account_page(request: Request, *, imported: dict[str, Any] | None = None,
-                  import_error: str | None = None, status_code: int = 200) -> Response:
+def account_page(request: Request, *, status_code: int = 200, **shown: Any) -> Response:
+    """The account page, with what a form just did (`shown`, e.g. an import's report)."""
     reader = current_reader(request)
     if reader is None:
         return _back("/signin")
     store = _service(request).store
-    saved = store.papers_by_ids(store.readers.library(reader["id"]))
+    library = store.library.of_readers([reader["id"]]).get(reader["id"], {})
+    saved = store.papers_by_ids([pid for ids in library.values() for pid in ids])
+    collections = [{"name": name, "count": count,
+                    "papers": [saved[i] for i in reversed(library.get(name, [])) if i in saved]}
+                   for name, count in store.library.collections(reader["id"]).items()]
     return render(request, "account.html", {
         "title": "Your account – Paperboy", "follows": store.readers.follows([reader["id"]]),
         "mutes": store.readers.mutes([reader["id"]]),
         "private_feed": private_feed_url(request, reader),
-        "library": [saved[i] for i in store.readers.library(reader["id"]) if i in saved],
-        "timezones": sorted(available_timezones()), "imported": imported,
-        "import_error": import_error, "max_upload_mb": MAX_UPLOAD_BYTES >> 20,
-        "welcome": request.query_params.get("welcome") == "1"}, status_code=status_code)
-
-
-@router.post("/account/library/import")
-def import_library(request: Request, file: UploadFile, csrf: Csrf = "") -> Response:
-    """Add the papers of an uploaded BibTeX, RIS, CSL-JSON file or list of ids to the library;
-    the account page then shows what matched and what did not (with its line)."""
-    _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    name = (file.filename or "the file")[:100]
-    try:
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise LibraryFileError(f"{name}: over {MAX_UPLOAD_BYTES >> 20} MB")
-        report = _service(request).import_library(reader["id"], data, name=name)
-    except LibraryFileError as error:
-        return _account_page(request, import_error=str(error), status_code=400)
-    return _account_page(request, imported=report.as_dict() | {"name": name})
-
-
-@router.get("/account/library.{extension}")
-def export_library(request: Request, extension: str) -> Response:
-    """The library as BibTeX (.bib), RIS (.ris) or CSL-JSON (.json), to download."""
-    formats = {ext: (fmt, media) for fmt, (ext, media) in EXPORT_FORMATS.items()}
-    if extension not in formats:
-        raise HTTPException(404, "the library exports as .bib, .ris or .json")
-    reader = current_reader(request)
-    if reader is None:
-        return _back("/signin")
-    fmt, media = formats[extension]
-    return Response(_service(request).export_library(reader["id"], fmt),
-                    media_type=f"{media}; charset=utf-8", headers={
-                        "Content-Disposition":
-                            f'attachment; filename="paperboy-library.{extension}"'})
+        "collections": collections, "default_collection": DEFAULT,
+        "timezones": sorted(available_timezones()),
+        "max_upload_mb": MAX_UPLOAD_BYTES >> 20,
+        "welcome": request.query_params.get("welcome") == "1"} | shown,
+        status_code=status_code)
 
 
 @router.post("/account/settings")
 def settings(request: Request, digest_hour: Annotated[int, Form(ge=0, le=23)],
              timezone: Annotated[str, Form(max_length=64)], csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
+    reader = signed_in(request)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -234,7 +200,7 @@ def follow(request: Request, kind: Annotated[str, Form(max_length=16)],
            has_code: Annotated[str, Form(max_length=5)] = "") -> Response:
     """Follow a topic (a search, with its category and has-code filters), category or author."""
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
+    reader = signed_in(request)
     filters = {"category": category or None, "has_code": True if has_code == "true" else None}
     try:
         _service(request).follow(reader["id"], kind, value, filters={
@@ -247,7 +213,7 @@ def follow(request: Request, kind: Annotated[str, Form(max_length=16)],
 @router.post("/account/follows/{follow_id}/delete")
 def unfollow(request: Request, follow_id: int, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    _service(request).store.readers.unfollow(_signed_in(request)["id"], follow_id)
+    _service(request).store.readers.unfollow(signed_in(request)["id"], follow_id)
     return _back("/account")
 
 
@@ -257,7 +223,7 @@ def mute(request: Request, kind: Annotated[str, Form(max_length=16)],
          csrf: Csrf = "") -> Response:
     """Mute a word, author or category: its papers leave the digest and recommendations."""
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
+    reader = signed_in(request)
     service = _service(request)
     try:
         service.store.readers.mute(reader["id"], kind, value, service.clock())
@@ -269,21 +235,21 @@ def mute(request: Request, kind: Annotated[str, Form(max_length=16)],
 @router.post("/account/mutes/{mute_id}/delete")
 def unmute(request: Request, mute_id: int, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    _service(request).store.readers.unmute(_signed_in(request)["id"], mute_id)
+    _service(request).store.readers.unmute(signed_in(request)["id"], mute_id)
     return _back("/account#mutes")
 
 
 @router.post("/account/pause")
 def pause(request: Request, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    _service(request).store.readers.update(_signed_in(request)["id"], status="paused")
+    _service(request).store.readers.update(signed_in(request)["id"], status="paused")
     return _back("/account")
 
 
 @router.post("/account/resume")
 def resume(request: Request, csrf: Csrf = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    _service(request).store.readers.update(_signed_in(request)["id"], status="active",
+    _service(request).store.readers.update(signed_in(request)["id"], status="active",
                                            bounces=0)
     return _back("/account")
 
@@ -292,7 +258,7 @@ def resume(request: Request, csrf: Csrf = "") -> Response:
 def delete_account(request: Request, csrf: Csrf = "",
                    confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
+    reader = signed_in(request)
     if confirm != "yes":
         raise HTTPException(400, "tick the box to confirm that everything should be deleted")
     _service(request).store.readers.delete(reader["id"])
@@ -306,32 +272,39 @@ def delete_account(request: Request, csrf: Csrf = "",
 
 @router.post("/papers/{paper_id:path}/{action}")
 def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "",
-                 next: Annotated[str, Form(max_length=500)] = "") -> Response:  # noqa: A002
+                 next: Annotated[str, Form(max_length=500)] = "",  # noqa: A002
+                 collection: Annotated[str | None, Form(max_length=200)] = None) -> Response:
     """save, unsave, upvote, unvote, dismiss: then back to the paper, or to the page of this
-    site `next` names (cards on lists and `/for-you` offer them too)."""
+    site `next` names (cards on lists and `/for-you` offer them too). Saving goes to the
+    `collection` named (the default one unless named); unsaving takes the paper out of the
+    named collection, or out of every one."""
     _sessions(request).check_csrf(request, {"csrf": csrf})
-    reader = _signed_in(request)
+    reader = signed_in(request)
     store = _service(request).store
     paper = store.paper(paper_id)
     if paper is None:
         raise HTTPException(404, f"no paper with id {paper_id!r}")
     now, pid, rid = _service(request).clock(), paper["id"], reader["id"]
     actions = {
-        "save": lambda: store.readers.save(rid, pid, now),
-        "unsave": lambda: store.readers.unsave(rid, pid),
+        "save": lambda: store.library.save(rid, pid, now, collection),
+        "unsave": lambda: store.library.unsave(rid, pid, collection),
         "upvote": lambda: store.signals.vote(reader_key(rid), pid, now),
         "unvote": lambda: store.signals.withdraw(reader_key(rid), pid, now),
         "dismiss": lambda: store.readers.dismiss(rid, pid, now),
     }
     if action not in actions:
         raise HTTPException(404, f"no action {action!r} on papers")
-    actions[action]()
+    try:
+        actions[action]()
+    except CollectionError as error:
+        raise HTTPException(400, str(error)) from None
     if next == "/for-you" and request.headers.get("HX-Request") == "true":
         # htmx on /for-you: the paper's place on the page says what was done
-        said = {"save": "Saved to your library", "unsave": "Removed from your library",
+        said = {"save": f"Saved to {collection_name(collection)}",
+                "unsave": "Removed from your library",
                 "upvote": "Upvoted", "unvote": "Vote withdrawn",
                 "dismiss": "Dismissed: papers like it come less"}[action]
-        return HTMLResponse(f'<div class="for-you-item done" role="status">{said}: '
+        return HTMLResponse(f'<div class="for-you-item done" role="status">{html.escape(said)}: '
                             f'<a href="/papers/{html.escape(pid)}">'
                             f"{html.escape(paper['title'])}</a>.</div>")
     local = next.startswith("/") and not next.startswith("//") and "\\" not in next

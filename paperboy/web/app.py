@@ -31,7 +31,7 @@ from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
 from paperboy.readers.private_feeds import FeedKeys
 from paperboy.service import Paperboy
-from paperboy.web import account, api, apidocs, feeds, foryou, pages
+from paperboy.web import account, api, apidocs, feeds, foryou, library, pages
 from paperboy.web.clients import trusted_networks
 from paperboy.web.errors import CODES
 from paperboy.web.render import render
@@ -41,7 +41,7 @@ from paperboy.web.views import BadCursor
 MAX_URL_CHARS = 4096
 MAX_BODY_BYTES = 16_384
 # the one form that uploads a file: a library export (plus the multipart envelope)
-BODY_LIMITS = {"/account/library/import": account.MAX_UPLOAD_BYTES + 16_384}
+BODY_LIMITS = {"/account/library/import": library.MAX_UPLOAD_BYTES + 16_384}
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
@@ -108,6 +108,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(account.router)
     app.include_router(foryou.router)
+    app.include_router(library.router)
     app.include_router(pages.router)
     return app
 

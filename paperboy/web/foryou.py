@@ -16,12 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 from lxml import etree
 
 from paperboy.digest.compose import Digest
-from paperboy.digest.render import SECTIONS
 from paperboy.readers.private_feeds import FeedKeys
 from paperboy.web.errors import documented
 from paperboy.web.feeds import atom
 from paperboy.web.render import render
-from paperboy.web.session import current_reader
+from paperboy.web.session import current_reader, signed_in
 from paperboy.web.views import cards
 
 router = APIRouter()
@@ -29,14 +28,19 @@ Csrf = Annotated[str, Form(max_length=100)]
 
 
 def _sections(request: Request, digest: Digest) -> list[dict[str, Any]]:
+    """The digest's parts as cards, each with its reason (and the collection a
+    recommendation comes from); every section is there, empty ones too."""
     store, base = request.app.state.service.store, request.app.state.base_url
     rows = store.papers_by_ids([i.paper["id"] for i in digest.items])
-    out = []
-    for name, heading in SECTIONS:
-        items = [i for i in digest.section(name) if i.paper["id"] in rows]
+    out: list[dict[str, Any]] = []
+    for part in digest.parts(empty=True):
+        items = [i for i in part.items if i.paper["id"] in rows]
         shown = cards(store, [rows[i.paper["id"]] for i in items], base)
-        out.append({"name": name, "heading": heading,
-                    "papers": [card | {"why": item.why}
+        before = sum(section["name"] == part.section for section in out)
+        out.append({"name": part.section, "heading": part.heading,
+                    "id": f"{part.section}-{before + 1}" if before else part.section,
+                    "collection": part.collection,
+                    "papers": [card | {"why": item.why, "collection": item.collection}
                                for card, item in zip(shown, items, strict=True)]})
     return out
 
@@ -56,13 +60,14 @@ def for_you_page(request: Request) -> Response:
 def for_you_api(request: Request) -> dict[str, Any]:
     """The signed-in reader's (by the session cookie) next digest as it stands now: sections
     `updates` (of saved papers), `followed`, `recommended` and `trending`, of paper cards each
-    with `why`; `hidden` counts the papers their mutes left out."""
-    reader = current_reader(request)
-    if reader is None:
-        raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
+    with `why` (and, for a recommendation, the `collection` it was learnt from); `hidden`
+    counts the papers their mutes left out."""
+    reader = signed_in(request)
     digest = request.app.state.service.for_you(reader["id"])
-    return {"since": digest.since.isoformat(), "hidden": digest.hidden,
-            "sections": {s["name"]: s["papers"] for s in _sections(request, digest)}}
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for section in _sections(request, digest):
+        sections.setdefault(section["name"], []).extend(section["papers"])
+    return {"since": digest.since.isoformat(), "hidden": digest.hidden, "sections": sections}
 
 
 @router.get("/feeds/private/{token}.xml", include_in_schema=False)
@@ -81,9 +86,7 @@ def private_feed(request: Request, token: str) -> Response:
 def renew_private_feed(request: Request, csrf: Csrf = "") -> Response:
     """A new secret address for the private feeds; the old one stops working."""
     request.app.state.sessions.check_csrf(request, {"csrf": csrf})
-    reader = current_reader(request)
-    if reader is None:
-        raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
+    reader = signed_in(request)
     FeedKeys.renew(request.app.state.service.store, reader)
     return RedirectResponse("/account#feeds", status_code=303)
 

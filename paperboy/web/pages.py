@@ -101,7 +101,8 @@ def paper(request: Request, paper_id: str) -> Response:
         similar = None
     reader = current_reader(request)
     store = api.service_of(request).store
-    mine = {"saved": found["id"] in store.readers.library(reader["id"]),
+    mine = {"collections": store.library.of_paper(reader["id"], found["id"]),
+            "all_collections": list(store.library.collections(reader["id"])),
             "voted": store.signals.has_vote(reader_key(reader["id"]), found["id"])} \
         if reader else {}
     return render(request, "paper.html", {

@@ -110,3 +110,11 @@ def current_reader(request: Request) -> dict[str, Any] | None:
         request.state.reader = (request.app.state.service.store.readers.get(reader_id)
                                 if reader_id is not None else None)
     return request.state.reader  # type: ignore[no-any-return]
+
+
+def signed_in(request: Request) -> dict[str, Any]:
+    """The signed-in reader; a 401 that says how to sign in when there is none."""
+    reader = current_reader(request)
+    if reader is None:
+        raise HTTPException(401, "sign in first: ask for a sign-in link at /signin")
+    return reader
