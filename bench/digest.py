@@ -226,7 +226,8 @@ def _insert_readers(db: sqlite3.Connection, readers: int, fresh: list[dict[str, 
     for (row, _), vector in zip(topics, vectors, strict=True):
         follow_rows[row] = (*follow_rows[row][:4], vector.tobytes(), follow_rows[row][5])
     db.executemany("INSERT INTO readers (id, email, status, created_at, confirmed_at, "
-                   "digest_hour, timezone, last_digest_at, bounces) VALUES (?,?,?,?,?,?,?,?,?)",
+                   "digest_hour, timezone, last_digest_at, bounces, link_uses, feed_generation) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,0,0)",
                    reader_rows)
     db.executemany("INSERT INTO follows (reader_id, kind, value, filters, vector, created_at) "
                    "VALUES (?,?,?,?,?,?)", follow_rows)
