@@ -38,6 +38,7 @@ from paperboy.progress import Progress, Silent
 from paperboy.readers.accounts import Links, secret_key
 from paperboy.readers.library_formats import read_entries, write_library
 from paperboy.readers.library_import import ImportReport, import_entries
+from paperboy.readers.mutes import Mutes
 from paperboy.settings import Settings
 from paperboy.signals.github import GitHubStars
 from paperboy.signals.refresh import RefreshSummary, refresh_stars, waiting_note
@@ -425,6 +426,10 @@ class Paperboy:
         rows = self.store.papers_by_ids([hit.id for hit in hits])
         return [rows[h.id] for h in hits if h.id in rows and any(
             same_author(name, author) for author in rows[h.id].get("authors") or ())]
+
+    def mutes_of(self, reader_id: int) -> Mutes:
+        """What the reader muted, as one test per paper (readers/mutes.py)."""
+        return Mutes.of(self.store.readers.mutes([reader_id]))
 
     def for_you(self, reader_id: int, *, now: datetime | None = None) -> Digest:
         """What the reader's next digest holds as it stands now: new papers on their follows,

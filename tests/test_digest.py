@@ -404,6 +404,19 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
                                                  "csrf": token}, follow_redirects=False)
         assert muted.headers["location"] == "/account#mutes"
         assert "Ada Lovelace" in web.get("/account").text
+        # search can leave out what the reader muted, and says how many it hid
+        web.post("/account/mutes", data={"kind": "word", "value": "thinning", "csrf": token})
+        query = {"q": "kernel thinning", "mode": "lexical"}
+        plain = web.get("/api/search", params=query).json()
+        hidden = web.get("/api/search", params=query | {"hide_muted": "true"}).json()
+        assert any("thinning" in r["title"].lower() for r in plain["results"])
+        assert not any("thinning" in r["title"].lower() for r in hidden["results"])
+        assert re.fullmatch(r"\d+ of the best \d+ matches hidden by your mutes",
+                            hidden["notices"][-1])
+        assert "hide my mutes" in web.get("/search", params={"q": "kernel"}).text
+        word = next(m for m in service.store.readers.mutes([int(reader["id"])])  # type: ignore[call-overload]
+                    if m["kind"] == "word")
+        service.store.readers.unmute(int(reader["id"]), word["id"])  # type: ignore[call-overload]
         assert web.post("/account/mutes", data={"kind": "planet", "value": "Mars",
                                                 "csrf": token}).status_code == 400
         (row,) = service.store.readers.mutes([int(reader["id"])])  # type: ignore[call-overload]

@@ -33,7 +33,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     latex.write_text(json.dumps({
         "id": "2601.00001", "title": r"\textbf{L}atent \textup{\textsc{Warp}}: Self\mbox{-}Tuning "
         r"Diffusion -- Fast", "abstract": r"We study \emph{latent} warping of $\mathbf{x}_t$ "
-        r"for diffusion models -- see R\&D notes.", "authors": "Ada Lovelace, Alan Turing",
+        r"for diffusion models -- see R\&D notes after R\'ev\'esz.",
+        "authors": "Ada Lovelace, Alan Turing",
         "categories": "cs.LG", "update_date": "2026-01-05",
         "versions": [{"version": "v1", "created": "Mon, 5 Jan 2026 10:00:00 GMT"}]}) + "\n")
     service = Paperboy(make_settings(home, embedding_model="hashing-64"),
@@ -82,6 +83,12 @@ def test_latex_text_macros_are_resolved_before_indexing_and_showing() -> None:
     assert tex_text(r"\textbf{L}atent \textup{\textsc{X}} a\mbox{-}b \emph{c} -- d") == \
         "Latent X a-b c – d"
     assert tex_text(r"keep $\textbf{x}--y$ math") == r"keep $\textbf{x}--y$ math"
+    # accents and named letters, as arXiv abstracts write authors' names
+    assert tex_text(r"after R\'ev\'esz, Erd\H{o}s and G\"{o}del: \'{\i}, Ko\c{c}") == \
+        "after Révész, Erdős and Gödel: í, Koç"
+    assert tex_text(r"{\o}ksendal, Stra\ss e, \L{}ukasz, $\oe + \'x$") == \
+        r"øksendal, Straße, Łukasz, $\oe + \'x$"
+    assert tex_text(r"\label{x} \oint") == r"\label{x} \oint"  # not letters: left alone
 
 
 def test_a_latex_title_is_stored_clean_and_found_by_its_words(service: Paperboy,
@@ -90,7 +97,7 @@ def test_a_latex_title_is_stored_clean_and_found_by_its_words(service: Paperboy,
     assert paper is not None
     assert paper["title"] == "Latent Warp: Self-Tuning Diffusion – Fast"
     assert paper["abstract"].startswith(r"We study latent warping of $\mathbf{x}_t$ for")
-    assert "R&D" in paper["abstract"]
+    assert "R&D" in paper["abstract"] and "after Révész." in paper["abstract"]
     hit = service.search("latent warp", mode="lexical").hits[0]
     assert hit.id == "2601.00001" and "<mark>Latent</mark> <mark>Warp</mark>" in hit.title_snippet
     with TestClient(create_app(service)) as web:

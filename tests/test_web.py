@@ -554,6 +554,23 @@ def test_cards_show_what_sources_said_labelled_with_the_source(client: TestClien
     assert "cited 10,670 (Semantic Scholar)" in listing
 
 
+def test_search_sorts_its_best_matches_by_a_signal(client: TestClient) -> None:
+    first = client.get("/api/search", params={"q": "learning", "limit": 100}).json()
+    best = {r["id"] for r in first["results"] + client.get("/api/search", params={
+        "q": "learning", "limit": 100, "cursor": first["next_cursor"]}).json()["results"]}
+    for sort in ("citations", "upvotes", "stars"):
+        found = client.get("/api/search", params={"q": "learning", "sort": sort,
+                                                  "limit": 100}).json()
+        assert found["sort"] == sort and len(found["results"]) == 100
+        assert {r["id"] for r in found["results"]} <= best  # among the best 200 matches
+    cited = client.get("/api/search", params={"q": "learning", "sort": "citations"}).json()
+    counts = [client.get(f"/api/papers/{r['id']}").json()["citations"] or -1
+              for r in cited["results"]]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 0
+    page = client.get("/search", params={"q": "learning", "sort": "citations"}).text
+    assert "most cited first" in page and '<option value="citations" selected>' in page
+
+
 @pytest.mark.parametrize("path", ["/api/daily/2026-06-12", "/api/categories/cs.LG"])
 def test_a_day_or_category_sorts_by_upvotes_stars_or_citations(client: TestClient,
                                                                path: str) -> None:

@@ -27,6 +27,11 @@ _ACCENTS = {"'": "\u0301", "`": "\u0300", '"': "\u0308", "^": "\u0302", "~": "\u
             "=": "\u0304", ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306",
             "H": "\u030b", "k": "\u0328"}
 _ACCENT = re.compile(r"""\\([`'"^~=.]|[cvuHk](?=[{\s]))\s*\{?\\?([A-Za-z])\}?""")
+# and the letters LaTeX names (\ss, \o, \l), braced or not: {\o}, \o{}, \ss e (one space eaten)
+_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ",
+            "aa": "å", "AA": "Å", "l": "ł", "L": "Ł"}
+_LETTER = re.compile(r"\{?\\(" + "|".join(sorted(_LETTERS, key=len, reverse=True))
+                     + r")(?![A-Za-z])(?:\{\}| )?\}?")
 
 
 def clean(text: str | None) -> str:
@@ -51,7 +56,9 @@ def delatex_accents(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
         return unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)])
 
-    return _ACCENT.sub(repl, text)
+    if "\\" not in text:
+        return text
+    return _LETTER.sub(lambda m: _LETTERS[m.group(1)], _ACCENT.sub(repl, text))
 
 
 # Text-mode LaTeX in titles and abstracts, which no reader wants to see and which the word index
@@ -67,8 +74,8 @@ _DASHES = (("---", "\u2014"), ("--", "\u2013"))
 
 def tex_text(text: str) -> str:
     """Text-mode LaTeX macros resolved to what they print: `\\textbf{L}atent` -> "Latent",
-    `\\mbox{-}` -> "-", `\\textup{\\textsc{X}}` -> "X", `--` -> an en dash, `\\&` -> "&"; math
-    between `$` signs unchanged."""
+    `\\mbox{-}` -> "-", `\\textup{\\textsc{X}}` -> "X", `--` -> an en dash, `\\&` -> "&",
+    `R\\'ev\\'esz` -> "Révész"; math between `$` signs unchanged."""
     if "\\" not in text and "--" not in text:
         return text
     parts = _MATH.split(text)
@@ -81,7 +88,7 @@ def tex_text(text: str) -> str:
             part = resolved
         for dashes, glyph in _DASHES:
             part = part.replace(dashes, glyph)
-        parts[i] = _ESCAPED.sub(r"\1", part)
+        parts[i] = _ESCAPED.sub(r"\1", delatex_accents(part))
     return "".join(parts)
 
 

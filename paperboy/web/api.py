@@ -22,6 +22,7 @@ from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
 from paperboy.service import Paperboy
 from paperboy.web.errors import documented
+from paperboy.web.session import current_reader
 from paperboy.web.views import (
     bibtex,
     by_signal,
@@ -41,9 +42,12 @@ Cursor = Annotated[str | None, Query(max_length=200,
                                      description="`next_cursor` of the previous page.")]
 Window = Literal["day", "week", "month"]
 Mode = Literal["hybrid", "lexical", "semantic"]
-Sort = Literal["relevance", "newest"]
+Sort = Literal["relevance", "newest", "upvotes", "stars", "citations"]
 ListSort = Literal["newest", "upvotes", "stars", "citations"]
+SIGNAL_SORTS = ("upvotes", "stars", "citations")
 SORTED_AT_MOST = 2_000  # papers a day or category is sorted over by a signal (the newest)
+# Matches a search sorts by a signal, or hides the reader's mutes among: the best this many
+SEARCH_REORDERED_AT_MOST = 200
 PaperId = Annotated[str, Path(max_length=300, description="Paperboy id, arXiv id or DOI.")]
 
 
@@ -139,13 +143,15 @@ async def search(
     filters: Annotated[Filters, Depends(listing_filters)],
     limit: Limit = 20, cursor: Cursor = None,
     mode: Mode = "hybrid", sort: Sort = "relevance",
+    hide_muted: Annotated[bool, Query(description=(
+        "Leave out the papers the signed-in reader (by the session cookie) muted."))] = False,
 ) -> JSONResponse:
-    """Papers for a query, best first (or the best newest first), each with why it matched.
-    Operators: `-word`, `"a phrase"`, `author:`/`au:`, `title:`/`ti:`, `cat:`, `year:2025` or
-    `year:2023-2025`."""
+    """Papers for a query, best first (or the best newest first, or the best 200 by upvotes,
+    GitHub stars or citations), each with why it matched. Operators: `-word`, `"a phrase"`,
+    `author:`/`au:`, `title:`/`ti:`, `cat:`, `year:2025` or `year:2023-2025`."""
     offset = cursor_offset(cursor)
     data = await in_worker(search_page, request, q, filters, limit=limit, offset=offset,
-                           mode=mode, sort=sort)
+                           mode=mode, sort=sort, hide_muted=hide_muted)
     return JSONResponse(data)
 
 
@@ -160,19 +166,46 @@ async def in_worker(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def search_page(request: Request, q: str, filters: Filters, *, limit: int, offset: int,
-                mode: str, sort: str = "relevance") -> dict[str, Any]:
+                mode: str, sort: str = "relevance", hide_muted: bool = False) -> dict[str, Any]:
+    """A page of search results; sorted by a signal, or with the signed-in reader's mutes
+    hidden, the best `SEARCH_REORDERED_AT_MOST` matches are reordered or filtered first."""
     started = time.perf_counter()
-    result = service_of(request).search(q, limit=limit, offset=offset, mode=mode,  # type: ignore[arg-type]
-                                        filters=filters, sort=sort)  # type: ignore[arg-type]
+    service = service_of(request)
+    mutes = service.mutes_of(reader["id"]) if hide_muted and (
+        reader := current_reader(request)) else None
+    reordered = sort in SIGNAL_SORTS or bool(mutes)
+    result = service.search(q, limit=SEARCH_REORDERED_AT_MOST if reordered else limit,
+                            offset=0 if reordered else offset, mode=mode,  # type: ignore[arg-type]
+                            filters=filters,
+                            sort="relevance" if sort in SIGNAL_SORTS else sort)  # type: ignore[arg-type]
+    hits, more = result.hits, len(result.hits) == limit and offset + limit < 10_000
+    if reordered:
+        rows = service.store.papers_by_ids([hit.id for hit in hits])
+        if mutes:
+            kept = [hit for hit in hits if hit.id in rows and not mutes.hides(rows[hit.id])]
+            if hidden := len(hits) - len(kept):
+                result.notices.append(f"{hidden} of the best {len(hits)} matches hidden by "
+                                      "your mutes")
+            hits = kept
+        if sort in SIGNAL_SORTS:
+            order = [card["id"] for card in by_signal(cards(
+                service.store, [rows[hit.id] for hit in hits if hit.id in rows],
+                base_of(request)), sort)]
+            place = {paper_id: n for n, paper_id in enumerate(order)}
+            hits = sorted(hits, key=lambda hit: place.get(hit.id, len(place)))
+            result.sort = sort
+            if len(result.hits) == SEARCH_REORDERED_AT_MOST:
+                result.notices.append(f"sorted by {sort}: the best "
+                                      f"{SEARCH_REORDERED_AT_MOST} matches")
+        more = offset + limit < len(hits)
+        hits = hits[offset:offset + limit]
     # the service's own time, for Server-Timing (how much the HTTP layer adds is measurable)
     request.state.search_ms = (time.perf_counter() - started) * 1000
     base = base_of(request)
     return {"query": result.query, "mode": result.mode, "sort": result.sort,
             "total": result.total, "notices": result.notices,
-            "results": [hit.as_dict() | {"url": f"{base}/papers/{hit.id}"}
-                        for hit in result.hits],
-            "next_cursor": offset_cursor(offset + limit)
-            if len(result.hits) == limit and offset + limit < 10_000 else None}
+            "results": [hit.as_dict() | {"url": f"{base}/papers/{hit.id}"} for hit in hits],
+            "next_cursor": offset_cursor(offset + limit) if more else None}
 
 
 @router.get("/api/papers", tags=["papers"], responses=documented(400))

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperboy.index.authors import same_author
-from paperboy.index.hybrid import MODES, SORTS, PaperNotFound, looked_up_id
+from paperboy.index.hybrid import MODES, PaperNotFound, looked_up_id
 from paperboy.models import Filters
 from paperboy.store.readers import reader_key
 from paperboy.web import api
 from paperboy.web.render import render
 from paperboy.web.session import current_reader
-from paperboy.web.views import LIST_SORTS, bibtex
+from paperboy.web.views import LIST_SORTS, SEARCH_SORTS, bibtex
 
 PER_PAGE = 20
 router = APIRouter(include_in_schema=False)
@@ -47,16 +47,17 @@ async def search(
     filters: Annotated[Filters, Depends(api.listing_filters)],
     q: Annotated[str, Query(max_length=api.MAX_QUERY_CHARS)] = "",
     mode: str = "hybrid", page: Annotated[int, Query(ge=1, le=500)] = 1,
-    sort: str = "relevance",
+    sort: str = "relevance", hide_muted: Annotated[str, Query(max_length=5)] = "",
 ) -> Response:
     # search and rendering both run in the pool of searches, one per core (see api.in_worker)
-    return await api.in_worker(_search_page, request, filters, q, mode, page, sort)
+    return await api.in_worker(_search_page, request, filters, q, mode, page, sort,
+                               hide_muted == "true")
 
 
 def _search_page(request: Request, filters: Filters, q: str, mode: str,
-                 page: int, sort: str) -> Response:
+                 page: int, sort: str, hide_muted: bool) -> Response:
     mode = mode if mode in MODES else "hybrid"
-    sort = sort if sort in SORTS else "relevance"
+    sort = sort if sort in SEARCH_SORTS else "relevance"
     q = q.strip()
     named = looked_up_id(q)
     paper = api.service_of(request).store.paper(named) if named else None
@@ -66,13 +67,18 @@ def _search_page(request: Request, filters: Filters, q: str, mode: str,
             return Response(headers={"HX-Redirect": url})
         return RedirectResponse(url, status_code=303)
     results = (api.search_page(request, q, filters, limit=PER_PAGE,
-                               offset=(page - 1) * PER_PAGE, mode=mode, sort=sort)
+                               offset=(page - 1) * PER_PAGE, mode=mode, sort=sort,
+                               hide_muted=hide_muted)
                if q else None)
     params = {"q": q, "mode": mode, "from": filters.date_from, "to": filters.date_to,
               "category": filters.category, "has_code": "true" if filters.has_code else None,
-              "sort": sort if sort != "relevance" else None}
+              "sort": sort if sort != "relevance" else None,
+              "hide_muted": "true" if hide_muted else None}
+    reader = current_reader(request)
     context = {"title": f"{q} – Paperboy search" if q else "Search – Paperboy", "q": q,
-               "mode": mode, "sort": sort, "filters": filters, "results": results,
+               "mode": mode, "sort": sort, "sorts": SEARCH_SORTS, "filters": filters,
+               "results": results, "hide_muted": hide_muted,
+               "can_hide_muted": bool(reader and api.service_of(request).mutes_of(reader["id"])),
                "page": page, "search_page": True,
                "params": params, "modes": {"hybrid": "both", "lexical": "words",
                                            "semantic": "meaning"},

@@ -151,6 +151,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 LIST_SORTS = ("newest", "upvotes", "stars", "citations")
+SEARCH_SORTS = ("relevance", *LIST_SORTS)
 
 
 def by_signal(shown: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
