@@ -12,6 +12,8 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+import feedparser
+import listparser
 import pytest
 from alembic import command
 from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, mails_sent, make_settings
@@ -174,6 +176,22 @@ def test_collections_on_the_web_and_the_api(service: Paperboy) -> None:
         for name in (DEFAULT, "Kernels", "New one"):
             assert f">{name} <span" in account
         assert "/account/library.bib?collection=Kernels" in account
+        # each collection's recommendations as a private feed, read by a real feed client
+        feed_url = html.unescape(re.search(  # type: ignore[union-attr]
+            r'href="(https://papers\.example\.org/feeds/private/[^"]+\?collection=Kernels)"',
+            account).group(1))
+        with TestClient(web.app, base_url="https://testserver") as nobody:  # no cookie
+            feed = feedparser.parse(nobody.get(feed_url.removeprefix(BASE)).content)
+            assert nobody.get(feed_url.removeprefix(BASE).replace("Kernels", "Nope")
+                              ).status_code == 404
+        assert not feed.bozo and feed.feed.title == "Paperboy: recommended for “Kernels”"
+        (kernels,) = [p for p in service.for_you(reader).parts() if p.collection == "Kernels"]
+        assert [e.link.rsplit("/", 1)[-1] for e in feed.entries] == [
+            i.paper["id"] for i in kernels.items]
+        assert all("in your collection “Kernels”" in e.summary for e in feed.entries)
+        opml = listparser.parse(web.get("/account/feeds.opml").content)
+        assert {f.title for f in opml.feeds} >= {"Paperboy: your digest",
+                                                 "Paperboy: recommended for “Kernels”"}
         data = web.get("/api/library").json()
         assert data["default"] == DEFAULT
         assert [(c["name"], c["count"]) for c in data["collections"]] == [

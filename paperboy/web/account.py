@@ -166,6 +166,7 @@ def account_page(request: Request, *, status_code: int = 200, **shown: Any) -> R
     library = store.library.of_readers([reader["id"]]).get(reader["id"], {})
     saved = store.papers_by_ids([pid for ids in library.values() for pid in ids])
     collections = [{"name": name, "count": count,
+                    "feed": private_feed_url(request, reader, name),
                     "papers": [saved[i] for i in reversed(library.get(name, [])) if i in saved]}
                    for name, count in store.library.collections(reader["id"]).items()]
     return render(request, "account.html", {

@@ -3,7 +3,8 @@ Atom feed at a secret address (`/feeds/private/{token}.xml`, readers/private_fee
 papers on what they follow, recommendations from their library and trending papers, each with
 its reason, their mutes applied. Saving, upvoting or dismissing a paper there comes back to the
 page, and the next visit recomposes it (the recommendations learn from the change).
-`/account/feeds.opml` lists every feed the reader follows, the private one included."""
+Each collection has its own private feed of the recommendations learnt from it (`?collection=`).
+`/account/feeds.opml` lists every feed the reader follows, the private ones included."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from lxml import etree
 
 from paperboy.digest.compose import Digest
 from paperboy.readers.private_feeds import FeedKeys
+from paperboy.store.library import CollectionError, collection_name
 from paperboy.web.errors import documented
 from paperboy.web.feeds import atom
 from paperboy.web.render import render
@@ -71,15 +73,30 @@ def for_you_api(request: Request) -> dict[str, Any]:
 
 
 @router.get("/feeds/private/{token}.xml", include_in_schema=False)
-def private_feed(request: Request, token: str) -> Response:
-    reader = request.app.state.feed_keys.reader(request.app.state.service.store, token[:200])
+def private_feed(request: Request, token: str,
+                 collection: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    """The reader's digest as it stands, or (`collection`) the recommendations learnt from
+    one collection of their library."""
+    store = request.app.state.service.store
+    reader = request.app.state.feed_keys.reader(store, token[:200])
     if reader is None:
         raise HTTPException(404, "no feed at this address (it may have been replaced by a new "
                                  "one on the account page)")
-    digest = request.app.state.service.for_you(reader["id"])
-    entries = [(paper, f"{section['heading']}: {paper['why']}")
-               for section in _sections(request, digest) for paper in section["papers"]]
-    return atom(request, "Paperboy: your digest, as it stands", "/for-you", entries)
+    if collection is not None:
+        try:
+            collection = collection_name(collection)
+        except CollectionError as error:
+            raise HTTPException(404, str(error)) from None
+        if collection not in store.library.collections(reader["id"]):
+            raise HTTPException(404, f"no collection named {collection!r} in this library")
+    sections = _sections(request, request.app.state.service.for_you(reader["id"]))
+    if collection is None:
+        return atom(request, "Paperboy: your digest, as it stands", "/for-you", [
+            (paper, f"{section['heading']}: {paper['why']}")
+            for section in sections for paper in section["papers"]])
+    return atom(request, f"Paperboy: recommended for “{collection}”", "/for-you", [
+        (paper, paper["why"]) for section in sections if section["name"] == "recommended"
+        for paper in section["papers"] if paper["collection"] == collection])
 
 
 @router.post("/account/feeds/renew", include_in_schema=False)
@@ -91,9 +108,12 @@ def renew_private_feed(request: Request, csrf: Csrf = "") -> Response:
     return RedirectResponse("/account#feeds", status_code=303)
 
 
-def private_feed_url(request: Request, reader: dict[str, Any]) -> str:
+def private_feed_url(request: Request, reader: dict[str, Any],
+                     collection: str | None = None) -> str:
+    """The secret address of the reader's digest feed, or of one collection's."""
     return f"{request.app.state.base_url}/feeds/private/" \
-           f"{request.app.state.feed_keys.token(reader)}.xml"
+           f"{request.app.state.feed_keys.token(reader)}.xml" + \
+           (f"?{urlencode({'collection': collection})}" if collection else "")
 
 
 @router.get("/account/feeds.opml", include_in_schema=False)
@@ -104,7 +124,10 @@ def feeds_opml(request: Request) -> Response:
     if reader is None:
         return RedirectResponse("/signin", status_code=303)
     base = request.app.state.base_url
-    outlines = [("Paperboy: your digest", private_feed_url(request, reader))]
+    outlines = [("Paperboy: your digest", private_feed_url(request, reader))] + [
+        (f"Paperboy: recommended for “{name}”", private_feed_url(request, reader, name))
+        for name, count in request.app.state.service.store.library.collections(
+            reader["id"]).items() if count]
     for follow in request.app.state.service.store.readers.follows([reader["id"]]):
         value = follow["value"]
         if follow["kind"] == "query":
