@@ -400,6 +400,12 @@ def test_for_you_shows_the_next_digest_with_reasons_and_its_actions_come_back_to
         voted = web.post(f"/papers/{first['id']}/upvote", data={"csrf": token, "next": "/papers"},
                          follow_redirects=False)
         assert voted.headers["location"] == "/papers"
+        for verb, count, other in (("unvote", 0, "upvote"), ("upvote", 1, "unvote")):
+            button = web.post(f"/papers/{first['id']}/{verb}", headers={"HX-Request": "true"},
+                              data={"csrf": token, "next": "/for-you"})  # htmx: the button
+            assert button.text.startswith('<form class="inline vote"'), verb
+            assert f'action="/papers/{first["id"]}/{other}"' in button.text
+            assert f"▲ {count}</button>" in button.text and 'value="/for-you"' in button.text
         muted = web.post("/account/mutes", data={"kind": "author", "value": "Ada Lovelace",
                                                  "csrf": token}, follow_redirects=False)
         assert muted.headers["location"] == "/account#mutes"

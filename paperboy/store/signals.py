@@ -93,7 +93,8 @@ class Signals:
                 return False
             conn.execute(_votes.insert().values(reader=reader, paper_id=paper_id, voted_at=now))
             conn.execute(_events.insert().values(
-                paper_id=paper_id, kind="vote", key=reader, at=micros(now), dated=micros(now),
+                paper_id=paper_id, kind="vote", key=reader,
+                at=_vote_event_at(conn, reader, paper_id, now), dated=micros(now),
                 value=1, gain=1))
         return True
 
@@ -108,7 +109,8 @@ class Signals:
                 _votes.c.reader == reader, _votes.c.paper_id == paper_id))
             # Dated at the vote it cancels, so the two cancel exactly in every window and decay.
             conn.execute(_events.insert().values(
-                paper_id=paper_id, kind="vote", key=reader, at=micros(now),
+                paper_id=paper_id, kind="vote", key=reader,
+                at=_vote_event_at(conn, reader, paper_id, now),
                 dated=micros(voted_at), value=-1, gain=-1))
         return True
 
@@ -215,3 +217,12 @@ def _gain(kind: str, previous: int | None, value: int) -> int:
 
 def _case(condition: Any, value: Any) -> Any:
     return case((condition, value), else_=0)
+
+
+def _vote_event_at(conn: Connection, reader: str, paper_id: str, now: datetime) -> int:
+    """When a reader's vote event on a paper happens: now, or a microsecond after their last
+    one (an upvote and its withdrawal within one clock tick stay two events, in order)."""
+    last = conn.execute(select(func.max(_events.c.at)).where(
+        _events.c.paper_id == paper_id, _events.c.kind == "vote",
+        _events.c.key == reader)).scalar()
+    return micros(now) if last is None else max(micros(now), int(last) + 1)

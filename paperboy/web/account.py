@@ -299,6 +299,11 @@ def paper_action(request: Request, paper_id: str, action: str, csrf: Csrf = "",
         actions[action]()
     except CollectionError as error:
         raise HTTPException(400, str(error)) from None
+    if action in ("upvote", "unvote") and request.headers.get("HX-Request") == "true":
+        # htmx on a card: the button again, with the new count and the other verb
+        return render(request, "_vote.html", {
+            "paper": {"id": pid, "upvotes": store.signals.votes_of([pid]).get(pid, 0)},
+            "voted": action == "upvote", "here": next})
     if next == "/for-you" and request.headers.get("HX-Request") == "true":
         # htmx on /for-you: the paper's place on the page says what was done
         said = {"save": f"Saved to {collection_name(collection)}",
