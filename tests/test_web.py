@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import feedparser
+import lxml.html
 import mailcheck
 import pytest
+import rispy
 from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, mails_sent, make_settings
 from fastapi.testclient import TestClient
 
@@ -591,3 +593,37 @@ def test_a_day_or_category_sorts_by_upvotes_stars_or_citations(client: TestClien
     page = client.get(path.replace("/api", ""), params={"sort": "upvotes"}).text
     assert "<strong>upvotes</strong>" in page and "?sort=stars" in page
     assert client.get(path, params={"sort": "random"}).status_code == 422
+
+
+@pytest.mark.parametrize("paper_id", ["2202.12139", HOSTILE["id"]])
+def test_a_paper_page_carries_citation_metadata_for_citation_managers(
+        client: TestClient, paper_id: str) -> None:
+    card = client.get(f"/api/papers/{paper_id}").json()
+    page = lxml.html.fromstring(client.get(f"/papers/{paper_id}").text)
+    meta = [(m.get("name"), m.get("content"))
+            for m in page.xpath("//head/meta[starts-with(@name, 'citation_')]")]
+    tags = dict(meta)
+    assert tags["citation_title"] == card["title"]  # hostile text too, as text
+    assert [v for k, v in meta if k == "citation_author"] == card["authors"]
+    assert tags["citation_publication_date"] == card["published"][:10].replace("-", "/")
+    assert tags["citation_arxiv_id"] == card["arxiv_id"] == paper_id
+    assert tags["citation_pdf_url"] == card["links"]["pdf"]
+    assert tags["citation_abstract_html_url"] == card["links"]["abstract"]
+    assert tags.get("citation_doi") == card["doi"]
+    assert tags.get("citation_journal_title") == (card["journal_ref"] or card["venue"])
+    assert not page.xpath("//head//script[not(@src)]")  # nothing of the title ran
+    (span,) = page.xpath("//span[@class='Z3988']")
+    coins = parse_qs(span.get("title"))
+    assert coins["ctx_ver"] == ["Z39.88-2004"] and coins["rft.atitle"] == [card["title"]]
+    assert coins["rft.au"] == card["authors"] and coins["rft.date"] == [card["published"][:10]]
+    assert f"info:arxiv/{paper_id}" in coins["rft_id"]
+    (ris,) = rispy.loads(client.get(f"/papers/{paper_id}.ris").text)
+    assert ris["title"] == card["title"]
+    assert [a.split(", ")[0] for a in ris["authors"]] == [a.split()[-1] for a in card["authors"]]
+    (csl,) = json.loads(client.get(f"/papers/{paper_id}.json").text)
+    assert csl["title"] == card["title"] and len(csl["author"]) == len(card["authors"])
+    markdown = client.get(f"/papers/{paper_id}.md")
+    assert markdown.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert markdown.text.splitlines()[0].startswith("# ") and "<script>" not in markdown.text
+    other = client.get(f"/papers/{paper_id}.docx", follow_redirects=False)  # not a format:
+    assert other.status_code == 301 and other.headers["location"] == f"/papers/{paper_id}"

@@ -238,6 +238,23 @@ def listing(request: Request, filters: Filters, *, limit: int,
             "next_cursor": listing_cursor(rows[-1]) if len(rows) == limit else None}
 
 
+@router.get("/api/papers/search", tags=["search"], response_class=JSONResponse,
+            responses=documented(400, 503))
+async def papers_search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
+                            description="Words, \"phrases\", an arXiv id, URL or DOI.")],
+    filters: Annotated[Filters, Depends(listing_filters)],
+    limit: Limit = 20, cursor: Cursor = None,
+    mode: Mode = "hybrid", sort: Sort = "relevance",
+    hide_muted: Annotated[bool, Query(description=(
+        "Leave out the papers the signed-in reader (by the session cookie) muted."))] = False,
+) -> JSONResponse:
+    """The same as `/api/search`, at the address Hugging Face's API uses for it."""
+    return await search(request, q, filters, limit=limit, cursor=cursor, mode=mode, sort=sort,
+                        hide_muted=hide_muted)
+
+
 @router.get("/api/papers/{paper_id:path}/similar", tags=["papers"],
             responses=documented(404, 503))
 def similar(request: Request, paper_id: PaperId, limit: Limit = 10) -> dict[str, Any]:

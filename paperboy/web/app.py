@@ -31,7 +31,7 @@ from paperboy.readers.accounts import Accounts, Links, secret_key
 from paperboy.readers.mail import smtp_mailer
 from paperboy.readers.private_feeds import FeedKeys
 from paperboy.service import Paperboy
-from paperboy.web import account, api, apidocs, feeds, foryou, library, pages
+from paperboy.web import account, api, apidocs, feeds, foryou, hf, library, pages
 from paperboy.web.clients import trusted_networks
 from paperboy.web.errors import CODES
 from paperboy.web.render import render
@@ -105,6 +105,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
               name="static")
     app.include_router(apidocs.router)
     app.include_router(api.router)
+    app.include_router(hf.router)
     app.include_router(feeds.router)
     app.include_router(account.router)
     app.include_router(foryou.router)
@@ -220,7 +221,7 @@ async def _read_at_most(receive: Receive, limit: int) -> tuple[Receive, bool]:
 
 def _error(request: Request, status: int, message: str) -> Response:
     code = CODES.get(status, "error")
-    if request.url.path.startswith(("/api/", "/healthz", "/feeds/")):
+    if request.url.path.startswith(("/api/", "/healthz", "/feeds/", "/hf/", "/mcp")):
         return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
     return render(request, "error.html", {"status": status, "message": message,
                                           "title": f"{status}: {code.replace('_', ' ')}"},

@@ -8,12 +8,16 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from paperboy.index.authors import same_author
 from paperboy.index.hybrid import MODES, PaperNotFound, looked_up_id
 from paperboy.models import Filters
+from paperboy.readers.library_formats import EXPORT_FORMATS, write_library
 from paperboy.store.readers import reader_key
 from paperboy.web import api
+from paperboy.web.citation import coins, meta_tags
+from paperboy.web.hf import markdown_response
 from paperboy.web.render import render
 from paperboy.web.session import current_reader
 from paperboy.web.views import LIST_SORTS, SEARCH_SORTS, bibtex
@@ -89,16 +93,39 @@ def _search_page(request: Request, filters: Filters, q: str, mode: str,
     return render(request, "_results.html" if partial else "search.html", context)
 
 
-@router.get("/papers/{paper_id:path}.bib")
-def paper_bib(request: Request, paper_id: str) -> Response:
-    return Response(bibtex(api.found(request, paper_id)),
-                    media_type="application/x-bibtex; charset=utf-8",
+class _ReferenceFormat(Convertor[str]):
+    """The file extensions a paper's record is served as."""
+
+    regex = "bib|ris|json|md"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("reference", _ReferenceFormat())
+
+
+@router.get("/papers/{paper_id:path}.{extension:reference}")
+def paper_as(request: Request, paper_id: str, extension: str) -> Response:
+    """The paper's record as BibTeX (.bib), RIS (.ris), CSL-JSON (.json) or Markdown (.md),
+    the formats citation managers, scripts and `huggingface_hub.read_paper` read."""
+    found = api.found(request, paper_id)
+    if extension == "md":
+        return markdown_response(found)
+    fmt = {"bib": "bibtex", "ris": "ris", "json": "csl-json"}[extension]
+    return Response(write_library([found], fmt),
+                    media_type=f"{EXPORT_FORMATS[fmt][1]}; charset=utf-8",
                     headers={"Content-Disposition": "inline"})
 
 
 @router.get("/papers/{paper_id:path}")
 def paper(request: Request, paper_id: str) -> Response:
     found = api.found(request, paper_id)
+    if _wants_markdown(request):
+        return markdown_response(found)
     if found["id"] != paper_id:  # an arXiv id, DOI or old id: one URL per paper
         return RedirectResponse(f"/papers/{found['id']}", status_code=301)
     try:
@@ -113,6 +140,7 @@ def paper(request: Request, paper_id: str) -> Response:
         if reader else {}
     return render(request, "paper.html", {
         "title": f"{found['title']} – Paperboy", "paper": found, "bibtex": bibtex(found),
+        "citation": meta_tags(found), "coins": coins(found),
         "similar": similar, "mine": mine, "updates": store.updates.of([found["id"]])})
 
 
@@ -188,3 +216,12 @@ def papers(request: Request,
 
 def _query(params: dict[str, Any]) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _wants_markdown(request: Request) -> bool:
+    """Whether the client asks for Markdown before HTML (`Accept: text/markdown`)."""
+    accepted = [part.split(";")[0].strip() for part in
+                request.headers.get("accept", "").split(",")]
+    return "text/markdown" in accepted and (
+        "text/html" not in accepted or accepted.index("text/markdown") <
+        accepted.index("text/html"))
