@@ -194,9 +194,13 @@ def paper_info(request: Request, paper_id: api.PaperId) -> dict[str, Any]:
     return _shaped(request, [row], hf_paper)[0]
 
 
-@router.get("/papers/{paper_id:path}.md", response_class=Response, responses={
-    200: {"content": {"text/markdown": {"schema": {"type": "string"}}},
-          "description": "The paper as Markdown."}} | documented(404))
+_MARKDOWN: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"text/markdown": {"schema": {"type": "string"}}},
+    "description": "The paper as Markdown."}}
+
+
+@router.get("/papers/{paper_id:path}.md", response_class=Response,
+            responses=_MARKDOWN | documented(404))
 def paper_markdown_page(request: Request, paper_id: api.PaperId) -> Response:
     """The paper as Markdown: title, authors, dates, links and abstract."""
     return markdown_response(api.found(request, paper_id))
