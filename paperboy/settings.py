@@ -69,6 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("milvus_collection", "paperboy", "Name of the Milvus collection."),
     Setting("ray_address", "", "Ray cluster for `paperboy embed` (ray://host:10001, or auto); "
             "empty means embedding in this process."),
+    Setting("mcp", True, "Serve the Model Context Protocol at /mcp of `paperboy serve` "
+            "(streamable HTTP, read-only); `paperboy mcp` serves it over stdio either way."),
     Setting("schedule_interval_s", 300.0, "How often `paperboy serve` checks for due digests "
             "and the daily run."),
     Setting("trusted_proxies", "", "Reverse proxies (addresses or networks, comma-separated, "
@@ -111,6 +113,7 @@ class Settings:
     milvus_uri: str
     milvus_collection: str
     ray_address: str
+    mcp: bool
     schedule_interval_s: float
     github_api_url: str
     github_token: str

@@ -330,10 +330,13 @@ def test_without_a_mail_server_a_mailbox_folder_makes_everything_personal_work(
 
 def test_the_api_link_opens_a_page_for_people_served_offline(client: TestClient) -> None:
     home = client.get("/").text
-    assert 'href="/api/docs"' in home
-    page = client.get("/api/docs")
+    assert 'href="/api"' in home
+    page = client.get("/api")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    for shown in ("GET /api/search", "GET /api/papers/{paper_id}", "/openapi.json", "cursor"):
+    assert client.get("/api/docs").text == page.text
+    for shown in ("GET /api/search", "GET /api/papers/{paper_id}", "/openapi.json", "cursor",
+                  "curl 'http", "HfApi(endpoint=", "/hf", "HF_HUB_DISABLE_IMPLICIT_TOKEN=1",
+                  "/mcp", "GET /hf/api/daily_papers"):
         assert shown in page.text, shown
     assert "<script src=\"http" not in page.text and "cdn" not in page.text.lower()
     paths = client.get("/openapi.json").json()["paths"]

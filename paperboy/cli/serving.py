@@ -1,4 +1,5 @@
-"""`serve` and `demo`: the web app, over a home or over the bundled demo corpus."""
+"""`serve` and `demo`: the web app, over a home or over the bundled demo corpus; `mcp`: the
+Model Context Protocol server over stdio, for agents."""
 
 from __future__ import annotations
 
@@ -41,9 +42,23 @@ def serve(
         "--schedule/--no-schedule", help="Also run the daily chain (harvest, embed, stars, "
         "digests) on schedule.")] = True,
 ) -> None:
-    """Serve the web app: pages, the JSON API (/api, /openapi.json) and Atom feeds (/feeds)."""
+    """Serve the web app: pages, the JSON API (/api, /openapi.json), Atom feeds (/feeds), the
+    Hugging Face compatible API (/hf) and the MCP server (/mcp)."""
     service = open_service(ctx, reads=True)  # a mistyped --home first: it costs nothing
     _serve(service, listen(host, port), schedule=schedule)
+
+
+@app.command("mcp")
+def mcp_stdio(ctx: typer.Context) -> None:
+    """Serve the Model Context Protocol over stdin and stdout (read-only tools: search, paper,
+    similar, trending, daily; each paper as a resource), for an agent that starts Paperboy
+    itself. Nothing but the protocol goes to stdout."""
+    from paperboy.web.mcp_server import build_mcp
+
+    service = open_service(ctx, reads=True)
+    service.warm_up()
+    base = service.settings.base_url or "http://localhost:8000"
+    build_mcp(service, base.rstrip("/")).run("stdio")
 
 
 def listen(host: str, port: int) -> socket.socket:

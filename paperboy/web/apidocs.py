@@ -18,12 +18,16 @@ router = APIRouter()
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
+@router.get("/api", include_in_schema=False)
 @router.get("/api/docs", include_in_schema=False)
 def api_docs(request: Request) -> Response:
+    """A short guide (curl, huggingface_hub, an MCP client) and the reference of every
+    operation."""
     schema = request.app.openapi()
     return render(request, "apidocs.html", {
         "title": "API – Paperboy", "info": schema.get("info", {}),
-        "groups": operations(schema)})
+        "groups": operations(schema), "base": request.app.state.base_url,
+        "mcp": request.app.state.mcp is not None})
 
 
 def operations(schema: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:

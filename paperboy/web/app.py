@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -34,6 +34,7 @@ from paperboy.service import Paperboy
 from paperboy.web import account, api, apidocs, feeds, foryou, hf, library, pages
 from paperboy.web.clients import trusted_networks
 from paperboy.web.errors import CODES
+from paperboy.web.mcp_server import build_mcp, mcp_routes
 from paperboy.web.render import render
 from paperboy.web.session import Sessions
 from paperboy.web.views import BadCursor
@@ -62,7 +63,10 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.warm_up()  # open store and indexes before the first request, not during it
-        yield
+        async with AsyncExitStack() as stack:
+            if app.state.mcp is not None:
+                await stack.enter_async_context(app.state.mcp.session_manager.run())
+            yield
         app.state.accounts.outbox.wait_idle(10)  # the account emails asked for go out first
 
     app = FastAPI(title="Paperboy", version=__version__, lifespan=lifespan, docs_url=None,
@@ -110,6 +114,10 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.include_router(account.router)
     app.include_router(foryou.router)
     app.include_router(library.router)
+    app.state.mcp = None
+    if service.settings.mcp:  # agents, over streamable HTTP (web/mcp_server.py)
+        app.state.mcp = build_mcp(service, app.state.base_url)
+        app.router.routes.extend(mcp_routes(app.state.mcp, app.state.base_url))
     app.include_router(pages.router)
     return app
 

@@ -28,8 +28,9 @@ from paperboy.web.views import cards, cursor_offset, offset_cursor
 router = APIRouter(prefix="/hf", tags=["hugging face compatible"], responses=documented())
 
 DAILY_AT_MOST = 2_000  # papers of one day, week or month a request looks at
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_YEAR = r"(1[7-9]\d\d|2[01]\d\d|2200)"
+WEEK = rf"^{_YEAR}-W(0[1-9]|[1-4]\d|5[0-3])$"
+MONTH = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 
 
 def hf_time(value: str | datetime | None) -> str | None:
@@ -101,26 +102,22 @@ def _shaped(request: Request, rows: list[dict[str, Any]], shape: Any) -> list[di
 
 def _range(day: date | None, week: str | None, month: str | None,
            newest: datetime | None) -> tuple[date, date, str]:
-    """The first and last day a daily-papers request covers, and its trending window."""
-    if sum(x is not None for x in (day, week, month)) > 1:
-        raise HTTPException(400, "give one of date, week and month")
-    if week is not None:
-        found = _WEEK.match(week)
-        try:
-            first = date.fromisocalendar(int(found[1]), int(found[2]), 1) if found else None
-        except ValueError:
-            first = None
-        if first is None:
-            raise HTTPException(400, f"week must be an ISO week, YYYY-Www: got {week!r}")
+    """The first and last day a daily-papers request covers (`day`, else the ISO `week`,
+    else the `month`, else the newest day with papers), and its trending window."""
+    if day is not None:
+        return day, day, "day"
+    if week is not None and (found := re.match(WEEK, week)):
+        # Monday of ISO week 1 is the Monday on or before January 4th; a week 53 the year
+        # does not have is the next year's first week
+        january_4 = date(int(found[1]), 1, 4)
+        first = january_4 - timedelta(days=january_4.weekday()) + \
+            timedelta(weeks=int(found[2]) - 1)
         return first, first + timedelta(days=6), "week"
-    if month is not None:
-        found = _MONTH.match(month)
-        if not found or not 1 <= int(found[2]) <= 12 or not 1700 <= int(found[1]) <= 2200:
-            raise HTTPException(400, f"month must be YYYY-MM: got {month!r}")
+    if month is not None and (found := re.match(MONTH, month)):
         first = date(int(found[1]), int(found[2]), 1)
         following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         return first, following - timedelta(days=1), "month"
-    day = day or (newest or datetime.now(UTC)).date()
+    day = (newest or datetime.now(UTC)).date()
     return day, day, "day"
 
 
@@ -131,8 +128,10 @@ def daily_papers(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     date: Annotated[api.Day | None, Query(  # noqa: A002 - the Hub's parameter name
         description="A day (UTC); default: the newest day with papers.")] = None,
-    week: Annotated[str | None, Query(max_length=8, description="YYYY-Www")] = None,
-    month: Annotated[str | None, Query(max_length=7, description="YYYY-MM")] = None,
+    week: Annotated[str | None, Query(pattern=WEEK, description=(
+        "An ISO week, YYYY-Www, Monday to Sunday (when no date is given)."))] = None,
+    month: Annotated[str | None, Query(pattern=MONTH, description=(
+        "A month, YYYY-MM (when no date or week is given)."))] = None,
     submitter: Annotated[str | None, Query(max_length=100, description=(
         "Only papers this Hugging Face user submitted to its daily papers."))] = None,
     sort: Literal["publishedAt", "trending"] = "publishedAt",
@@ -170,7 +169,7 @@ def search_papers(
     return _shaped(request, [rows[hit.id] for hit in result.hits if hit.id in rows], hf_daily)
 
 
-@router.get("/api/papers")
+@router.get("/api/papers", responses=documented(400))
 def list_papers(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 50,
                 cursor: api.Cursor = None) -> JSONResponse:
     """Every paper, newest first; the next page's address is in the `Link` header."""
