@@ -25,8 +25,8 @@ from paperboy.web.views import bibtex, cards
 __all__ = ["build_mcp", "mcp_routes"]
 
 MAX_LIMIT = 50
-_READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                             openWorldHint=False)
+_READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                             open_world_hint=False)
 _KEPT = ("id", "title", "authors", "published", "categories", "arxiv_id", "doi", "venue",
          "citations", "upvotes", "summary", "url")
 
