@@ -7,7 +7,6 @@ only counts papers never loads the model.
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from paperboy.digest.compose import Digest
 from paperboy.digest.mailbox import mail_transport
 from paperboy.digest.render import render as render_digest
 from paperboy.digest.run import Composer, DigestRun, next_day, send_digests
-from paperboy.embed import Embedder, EmbedderUnavailable, HashingEmbedder
+from paperboy.embed import Embedder, EmbedderUnavailable
 from paperboy.embed.job import EmbedSummary, embed_missing
 from paperboy.index.authors import family_name, same_author
 from paperboy.index.health import IndexHealth
@@ -124,14 +123,12 @@ class Paperboy:
         if self._embedder is None:
             if self._embedder_error is not None:
                 raise self._embedder_error
-            if m := re.fullmatch(r"hashing-(\d+)", self.settings.embedding_model):
-                self._embedder = HashingEmbedder(dim=int(m.group(1)))
-                return self._embedder
-            from paperboy.embed.sentence import SentenceTransformerEmbedder
+            from paperboy.embed.loader import load_embedder
 
             try:
-                self._embedder = SentenceTransformerEmbedder(
-                    self.settings.embedding_model, device=self.settings.embedding_device or None)
+                self._embedder = load_embedder(
+                    self.settings.embedding_model, device=self.settings.embedding_device,
+                    backend=self.settings.embedding_backend, note=self.progress.note)
             except EmbedderUnavailable as error:
                 self._embedder_error = error
                 raise

@@ -33,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
             "tiny deterministic embedder for tests."),
     Setting("embedding_device", "", "Device for the model (cpu, cuda); empty picks CUDA when "
             "available."),
+    Setting("embedding_backend", "auto", "What runs the model: torch, onnx (ONNX Runtime) or "
+            "onnx-int8 (its int8 weights); auto is onnx-int8 on a machine without a GPU (a "
+            "query in milliseconds; the same model's vectors, see bench/embed.py), torch on a "
+            "GPU."),
     Setting("embed_batch_size", 64, "Papers embedded per batch (and per committed write)."),
     Setting("ingest_batch_size", 1000, "Records written per transaction while ingesting."),
     Setting("http_timeout_s", 30.0, "Timeout of one HTTP request to a source."),
@@ -88,6 +92,7 @@ class Settings:
     database_url: str
     embedding_model: str
     embedding_device: str
+    embedding_backend: str
     embed_batch_size: int
     ingest_batch_size: int
     http_timeout_s: float

@@ -58,6 +58,20 @@ PAPER_FIXTURES = [
 NOW = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Models exported to ONNX (embed/loader.py) go to a cache of this test session, not the
+    user's ~/.cache; the `paperboy` subprocesses the tests start share it."""
+    folder = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("PAPERBOY_TEST_POSTGRES_URL")

@@ -170,3 +170,54 @@ def test_the_demo_ships_the_default_models_vector_of_every_demo_paper(
     fresh = minilm.embed(sample)  # type: ignore[attr-defined]
     for text, vector in zip(sample, fresh, strict=True):
         assert float(table[text_key(text)] @ vector) > 0.999
+
+
+def test_onnx_runtime_runs_the_same_model_and_the_service_records_it(
+        minilm: object, tmp_path: Path) -> None:
+    """Exported offline from the packaged weights, fp32 and int8 agree with torch on real
+    abstracts (bench/embed.py measures speed); `auto` picks int8 on a machine without a GPU,
+    and the vectors it stores say which backend made them."""
+    import gzip
+    import json
+
+    from conftest import SHARED
+
+    from paperboy.embed.loader import load_embedder
+    from paperboy.embed.onnx import OnnxEmbedder
+    from paperboy.service import Paperboy
+    from paperboy.settings import Settings
+
+    with gzip.open(SHARED / "corpus" / "arxiv_33k.jsonl.gz", "rt", encoding="utf-8") as f:
+        texts = [paper_text(json.loads(line)) for _, line in zip(range(48), f, strict=False)]
+    reference = minilm.embed(texts)  # type: ignore[attr-defined]
+    for backend, floor in (("onnx", 0.9999), ("onnx-int8", 0.985)):
+        onnx = load_embedder("all-MiniLM-L6-v2", device="cpu", backend=backend)
+        assert isinstance(onnx, OnnxEmbedder) and onnx.backend == backend
+        assert onnx.name == "all-MiniLM-L6-v2" and onnx.dim == 384
+        vectors = onnx.embed(texts)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        cosine = (vectors * reference).sum(axis=1)
+        assert cosine.min() >= floor and cosine.mean() >= 0.99, (backend, cosine.min())
+        query = onnx.embed_query(QUERY)
+        assert onnx.embed_query(QUERY) is query  # the second time from the cache
+        np.testing.assert_allclose(query, onnx.embed([QUERY])[0], atol=1e-6)
+    with pytest.raises(EmbedderUnavailable, match="unknown embedding backend 'tpu'"):
+        load_embedder("all-MiniLM-L6-v2", backend="tpu")
+    with pytest.raises(EmbedderUnavailable, match="local model folder"):
+        load_embedder("someone/a-hub-model", backend="onnx")
+
+    service = Paperboy(Settings.load(env={}, home=tmp_path, database_url="",
+                                     embedding_device="cpu"))
+    try:
+        service.ingest([str(SHARED / "fixtures" / "arxiv_api_query.xml")])
+        summary = service.embed()
+        assert summary.embedded > 0
+        assert getattr(service.embedder(), "backend", None) == "onnx-int8"
+        from sqlalchemy import select
+
+        from paperboy.store.tables import embeddings
+
+        with service.store.engine.connect() as conn:
+            assert set(conn.execute(select(embeddings.c.backend)).scalars()) == {"onnx-int8"}
+    finally:
+        service.close()

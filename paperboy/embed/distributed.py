@@ -170,7 +170,8 @@ def embed_on_ray(store: Store, *, model: str, address: str, batch_size: int,
                     for ids, vectors in _embedded(ray, rows, pool, model=model, name=name,
                                                   device=device, batch_size=batch_size):
                         with store.transaction() as conn:
-                            store.embeddings.save(conn, name, ids, vectors, clock())
+                            store.embeddings.save(conn, name, ids, vectors, clock(),
+                                                  backend="torch")
                         done += len(ids)
                         progress.update(done)
                 except ray.exceptions.RayError as error:

@@ -64,7 +64,8 @@ def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch
         ids = [p["id"] for p in papers]
         last = cursor_of(papers[-1])
         vectors = embedder.embed([paper_text(p) for p in papers])
-        save_batch(store, embedder.name, ids, vectors, clock)
+        save_batch(store, embedder.name, ids, vectors, clock,
+                   backend=getattr(embedder, "backend", None))
         index.add(ids, vectors)
         done += len(ids)
         progress.update(done)
@@ -79,7 +80,7 @@ def embed_missing(store: Store, index: VectorIndex, embedder: Embedder, *, batch
 
 
 def save_batch(store: Store, model: str, ids: list[str], vectors: np.ndarray,
-          clock: Callable[[], datetime]) -> None:
+               clock: Callable[[], datetime], *, backend: str | None = None) -> None:
     """Store a batch, replacing vectors of these papers. Another process embedding the same
     papers at once (two replicas' chains without the lease) commits some of them between our
     delete and insert; the paper id is the primary key, so that is an IntegrityError, never a
@@ -87,7 +88,7 @@ def save_batch(store: Store, model: str, ids: list[str], vectors: np.ndarray,
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             with store.transaction() as conn:
-                store.embeddings.save(conn, model, ids, vectors, clock())
+                store.embeddings.save(conn, model, ids, vectors, clock(), backend=backend)
             return
         except IntegrityError:
             if attempt == SAVE_ATTEMPTS:

@@ -81,6 +81,7 @@ class SentenceTransformerEmbedder:
             raise _unavailable(self.name, f"{source} does not declare an embedding size")
         self.dim = int(dim)
         self.device = str(self._model.device)
+        self.backend = "torch"
         self._fp16 = self._model.dtype == _torch_half()
 
     @property

@@ -75,12 +75,13 @@ class Embeddings:
         return papers - self.count(model)
 
     def save(self, conn: Connection, model: str, ids: Sequence[str], vectors: np.ndarray,
-             now: datetime) -> None:
-        """Store vectors (replacing any the papers had) inside the caller's transaction."""
+             now: datetime, *, backend: str | None = None) -> None:
+        """Store vectors (replacing any the papers had) inside the caller's transaction;
+        `backend` records what ran the model."""
         matrix = np.ascontiguousarray(vectors, dtype=np.float32)
         conn.execute(delete(_vectors).where(_vectors.c.paper_id.in_(list(ids))))
         conn.execute(_vectors.insert(), [
-            {"paper_id": paper_id, "model": model, "dim": matrix.shape[1],
+            {"paper_id": paper_id, "model": model, "backend": backend, "dim": matrix.shape[1],
              "vector": matrix[i].tobytes(), "created_at": now}
             for i, paper_id in enumerate(ids)])
 

@@ -92,6 +92,8 @@ embeddings = Table(
     metadata,
     Column("paper_id", String(300), primary_key=True),
     Column("model", String(300), nullable=False),
+    # what ran the model: torch, onnx, onnx-int8 (the same model's vectors; None: not known)
+    Column("backend", String(32)),
     Column("dim", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperboy import __version__
@@ -34,7 +35,7 @@ from paperboy.service import Paperboy
 from paperboy.web import account, api, apidocs, feeds, foryou, hf, library, pages
 from paperboy.web.clients import trusted_networks
 from paperboy.web.errors import CODES
-from paperboy.web.mcp_server import build_mcp, mcp_routes
+from paperboy.web.mcp_server import McpEndpoint
 from paperboy.web.render import render
 from paperboy.web.session import Sessions
 from paperboy.web.views import BadCursor
@@ -65,7 +66,7 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
         service.warm_up()  # open store and indexes before the first request, not during it
         async with AsyncExitStack() as stack:
             if app.state.mcp is not None:
-                await stack.enter_async_context(app.state.mcp.session_manager.run())
+                await stack.enter_async_context(app.state.mcp.running())
             yield
         app.state.accounts.outbox.wait_idle(10)  # the account emails asked for go out first
 
@@ -116,8 +117,8 @@ def create_app(service: Paperboy, *, base_url: str = "") -> FastAPI:
     app.include_router(library.router)
     app.state.mcp = None
     if service.settings.mcp:  # agents, over streamable HTTP (web/mcp_server.py)
-        app.state.mcp = build_mcp(service, app.state.base_url)
-        app.router.routes.extend(mcp_routes(app.state.mcp, app.state.base_url))
+        app.state.mcp = McpEndpoint(service, app.state.base_url)
+        app.router.routes.append(Route("/mcp", endpoint=app.state.mcp))
     app.include_router(pages.router)
     return app
 

@@ -6,6 +6,8 @@ each paper is also a resource, `paperboy://papers/{id}`, as Markdown."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -14,7 +16,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from starlette.routing import BaseRoute
+from starlette.responses import JSONResponse
 
 from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
@@ -22,7 +24,7 @@ from paperboy.service import Paperboy
 from paperboy.web.markdown import paper_markdown
 from paperboy.web.views import bibtex, cards
 
-__all__ = ["build_mcp", "mcp_routes"]
+__all__ = ["McpEndpoint", "build_mcp"]
 
 MAX_LIMIT = 50
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
@@ -142,18 +144,41 @@ def build_mcp(service: Paperboy, base_url: str) -> MCPServer:
     return server
 
 
-def mcp_routes(server: MCPServer, base_url: str) -> list[BaseRoute]:
-    """The `/mcp` route of a streamable HTTP endpoint (the caller runs
-    `server.session_manager.run()` while serving). Requests must name this server's host, or
-    a local one, so that a web page elsewhere cannot reach it through DNS rebinding."""
-    host = urlsplit(base_url).netloc
-    local = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"]
-    security = TransportSecuritySettings(
-        allowed_hosts=[host, *local] if host else local,
-        allowed_origins=[base_url, "http://127.0.0.1:*", "http://localhost:*"])
-    app = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
-                                     json_response=True, transport_security=security)
-    return list(app.routes)
+class McpEndpoint:
+    """The `/mcp` route of the web app: streamable HTTP, stateless, JSON answers. Each start
+    of the app (`running`) builds a fresh server, since the SDK's session manager runs once.
+    Requests must name this server's host, or a local one, so that a web page elsewhere
+    cannot reach it through DNS rebinding."""
+
+    def __init__(self, service: Paperboy, base_url: str) -> None:
+        self.service, self.base_url = service, base_url
+        self._app: Any = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        server = build_mcp(self.service, self.base_url)
+        host = urlsplit(self.base_url).netloc
+        local = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"]
+        security = TransportSecuritySettings(
+            allowed_hosts=[host, *local] if host else local,
+            allowed_origins=[self.base_url, "http://127.0.0.1:*", "http://localhost:*"])
+        app = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
+                                         json_response=True, transport_security=security)
+        async with server.session_manager.run():
+            self._app = app
+            try:
+                yield
+            finally:
+                self._app = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            response = JSONResponse({"error": {"code": "unavailable", "message":
+                                               "the MCP server is starting or stopping"}},
+                                    status_code=503)
+            await response(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
 
 
 def _version() -> str:

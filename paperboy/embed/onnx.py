@@ -1,0 +1,172 @@
+"""The same sentence-transformers model run by ONNX Runtime: the `Embedder` seam without torch
+at query time.
+
+The graph is exported once from the model's own weights (torch's exporter, offline) into a
+cache folder, optionally quantised to int8 per channel (ONNX Runtime's dynamic quantisation),
+and run on the CPU with the model's own tokenizer (`tokenizer.json`), mean pooling over the
+attention mask and unit length, as the model's sentence-transformers configuration does. The
+vectors are the same model's: `bench/embed.py` measures their agreement with torch's (cosine
+and top-10 overlap), and the store records the backend beside the model name.
+
+Texts are sorted by length before batching, so a batch pads to its own longest text rather
+than the longest of all. A few hundred recent queries are kept, so a repeated query (a page
+reloaded, a feed polled) costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperboy.embed import EmbedderUnavailable, normalize_rows
+
+__all__ = ["BACKENDS", "OnnxEmbedder", "export_onnx"]
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+QUERY_CACHE = 512  # queries whose vectors are kept
+_OPSET = 17
+
+
+def export_onnx(model_dir: Path, folder: Path, *, quantized: bool) -> Path:
+    """`folder/model.onnx` (or `model-int8.onnx`) exported from the weights in `model_dir`;
+    kept there and reused. Writes to a temporary name first, so a crash leaves no half file."""
+    target = folder / ("model-int8.onnx" if quantized else "model.onnx")
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    plain = folder / "model.onnx"
+    if not plain.is_file():
+        _export(model_dir, plain)
+    if quantized:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        quantize_dynamic(str(plain), str(partial), per_channel=True,
+                         weight_type=QuantType.QInt8)
+        partial.replace(target)
+    return target
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    class Encoder(torch.nn.Module):
+        """The transformer with its inputs by name (their order varies between versions)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    model = Encoder().eval()
+    sample = torch.ones((1, 8), dtype=torch.long)
+    partial = target.with_suffix(f".{os.getpid()}.partial")
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shapes it keeps dynamic
+        torch.onnx.export(
+            model, (sample, sample, torch.zeros_like(sample)), str(partial),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in
+                          ("input_ids", "attention_mask", "token_type_ids",
+                           "last_hidden_state")},
+            opset_version=_OPSET, dynamo=False)
+    partial.replace(target)
+
+
+class OnnxEmbedder:
+    """An `Embedder` running `name`'s weights (in `model_dir`) with ONNX Runtime on the CPU."""
+
+    def __init__(self, name: str, model_dir: Path, cache: Path, *, quantized: bool = True,
+                 batch_size: int = 32, max_seq_length: int = 256,
+                 threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as error:
+            raise EmbedderUnavailable(f"the ONNX backend needs onnxruntime and tokenizers "
+                                      f"(pip install onnxruntime): {error}") from None
+        self.name = name
+        self.backend = "onnx-int8" if quantized else "onnx"
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        try:
+            path = export_onnx(model_dir, cache, quantized=quantized)
+        except Exception as error:  # noqa: BLE001 - any exporter failure: say which model
+            raise EmbedderUnavailable(f"{name}: cannot export it to ONNX into {cache}: "
+                                      f"{type(error).__name__}: {error}") from None
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_seq_length)
+        self._tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(path), options,
+                                             providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.dim = int(self._session.get_outputs()[0].shape[-1] or
+                       _hidden_size(model_dir))
+        self.device = "cpu"
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single str")
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return normalize_rows(out)
+
+    def _run(self, encodings: list[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = (encoding.ids,
+                                                           encoding.attention_mask,
+                                                           encoding.type_ids)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        weights = mask[..., None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of one query, shape (dim,); recent queries come from a small cache."""
+        with self._lock:
+            if (found := self._cache.get(text)) is not None:
+                self._cache.move_to_end(text)
+                return found
+        vector = self.embed([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._cache[text] = vector
+            while len(self._cache) > QUERY_CACHE:
+                self._cache.popitem(last=False)
+        return vector
+
+    def __repr__(self) -> str:
+        return f"OnnxEmbedder({self.name!r}, backend={self.backend!r})"
+
+
+def _hidden_size(model_dir: Path) -> int:
+    return int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
