@@ -175,7 +175,7 @@ def test_the_demo_ships_the_default_models_vector_of_every_demo_paper(
 def test_onnx_runtime_runs_the_same_model_and_the_service_records_it(
         minilm: object, tmp_path: Path) -> None:
     """Exported offline from the packaged weights, fp32 and int8 agree with torch on real
-    abstracts (bench/embed.py measures speed); `auto` picks int8 on a machine without a GPU,
+    abstracts (bench/embed.py measures speed); `auto` picks fp32 on a machine without a GPU,
     and the vectors it stores say which backend made them."""
     import gzip
     import json
@@ -212,12 +212,28 @@ def test_onnx_runtime_runs_the_same_model_and_the_service_records_it(
         service.ingest([str(SHARED / "fixtures" / "arxiv_api_query.xml")])
         summary = service.embed()
         assert summary.embedded > 0
-        assert getattr(service.embedder(), "backend", None) == "onnx-int8"
+        assert getattr(service.embedder(), "backend", None) == "onnx"
         from sqlalchemy import select
 
         from paperboy.store.tables import embeddings
 
         with service.store.engine.connect() as conn:
-            assert set(conn.execute(select(embeddings.c.backend)).scalars()) == {"onnx-int8"}
+            assert set(conn.execute(select(embeddings.c.backend)).scalars()) == {"onnx"}
     finally:
         service.close()
+
+
+def test_onnx_runtime_loads_after_the_vector_index_in_one_process(tmp_path: Path) -> None:
+    """A server opens its vector index (usearch) before its first query loads the embedder:
+    onnxruntime's extension, loaded after usearch's, crashed the process (SIGSEGV)."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from paperboy.index.vectors import HnswIndex\n"
+        f"index = HnswIndex.open(Path({str(tmp_path)!r}) / 'vectors', model='m', dim=384)\n"
+        "from paperboy.embed.loader import load_embedder\n"
+        "embedder = load_embedder('all-MiniLM-L6-v2', device='cpu', backend='onnx')\n"
+        "print(embedder.backend, embedder.embed_query('kernel methods').shape)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "onnx (384,)"

@@ -213,7 +213,7 @@ class HnswIndex:
         return index
 
     def _new_usearch(self) -> Any:
-        from usearch.index import Index
+        Index = _usearch().Index  # noqa: N806 - the class
 
         return Index(
             ndim=self.dim,
@@ -516,7 +516,7 @@ class HnswIndex:
         allowed: Collection[str],
         excluded: Collection[str],
     ) -> list[tuple[str, float]]:
-        from usearch.index import search as brute_force
+        brute_force = _usearch().search
 
         key_of_id = self._key_of_id
         keys = [key_of_id[i] for i in allowed if i in key_of_id and i not in excluded]
@@ -565,3 +565,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _usearch() -> Any:
+    """`usearch.index`, loaded after ONNX Runtime when that is installed: onnxruntime's
+    extension crashes the process (SIGSEGV) when it loads after usearch's (onnxruntime 1.32,
+    usearch 2.26), and the embedder may load it later in the same process."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime  # noqa: F401
+
+    import usearch.index
+
+    return usearch.index
