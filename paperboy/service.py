@@ -39,6 +39,7 @@ from paperboy.readers.library_formats import read_entries, write_library
 from paperboy.readers.library_import import ImportReport, import_entries
 from paperboy.readers.mutes import Mutes
 from paperboy.settings import Settings
+from paperboy.signals.cache import TrendingCache
 from paperboy.signals.github import GitHubStars
 from paperboy.signals.refresh import RefreshSummary, refresh_stars, waiting_note
 from paperboy.signals.trending import TrendingEntry, trending
@@ -87,6 +88,7 @@ class Paperboy:
         self._embedder_error: EmbedderUnavailable | None = None
         self._vectors: VectorIndex | None = None
         self._papers: int | None = None  # cached count, reset by ingest
+        self._trending = TrendingCache()
         self.index_health = IndexHealth(clock)
 
     @cached_property
@@ -330,9 +332,15 @@ class Paperboy:
     def trending(self, *, window: str = "week", day: date | None = None,
                  category: str | None = None, limit: int = 100,
                  now: datetime | None = None) -> list[TrendingEntry]:
-        """The trending papers for a window, as they stand now or stood at the end of `day`."""
-        return trending(self.store.signals, self.store.papers_by_ids, window=window, day=day,
-                        category=category, limit=limit, now=now or self.clock())
+        """The trending papers for a window, as they stand now or stood at the end of `day`;
+        computed once per new signal or `INTERVAL_S` (signals/cache.py)."""
+        now = now or self.clock()
+        return self._trending.get(
+            window=window, day=day, category=category, limit=limit, now=now,
+            version=self.store.signals.version(),
+            compute=lambda depth: trending(self.store.signals, self.store.papers_by_ids,
+                                           window=window, day=day, category=category,
+                                           limit=depth, now=now))
 
     def follow(self, reader_id: int, kind: str, value: str, *,
                filters: dict[str, Any] | None = None) -> bool:

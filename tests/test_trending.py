@@ -206,3 +206,36 @@ def test_unknown_window_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--home", str(tmp_path), "trending", "--window", "year"])
     assert result.exit_code == 2
     assert "year" in result.output and "week" in result.output
+
+
+def test_a_list_is_computed_once_until_a_signal_arrives_or_the_interval_passes(
+        service: Paperboy) -> None:
+    _paper(service, "2606.00001")
+    _paper(service, "2606.00002")
+    _votes(service, "2606.00001", 1, NOW - timedelta(hours=2))
+    assert _ids(service) == ["2606.00001"]
+    _votes(service, "2606.00002", 2, NOW - timedelta(hours=1))  # shows at once
+    assert _ids(service) == ["2606.00002", "2606.00001"]
+    assert _ids(service, limit=1) == ["2606.00002"]
+
+    from paperboy.signals.cache import INTERVAL_S, TrendingCache
+
+    computed: list[int] = []
+
+    def compute(depth: int) -> list:  # type: ignore[type-arg]
+        computed.append(depth)
+        return service.trending(now=NOW)[:depth]
+
+    cache = TrendingCache()
+    ask = {"window": "week", "day": None, "category": None}
+    for limit in (20, 5, 100):  # one list serves every page size up to its depth
+        cache.get(**ask, limit=limit, now=NOW, version=7, compute=compute)
+    assert computed == [100]
+    cache.get(**ask, limit=20, now=NOW + timedelta(seconds=INTERVAL_S), version=7,
+              compute=compute)  # the window slid
+    cache.get(**ask, limit=20, now=NOW + timedelta(seconds=INTERVAL_S), version=8,
+              compute=compute)  # a new signal
+    assert computed == [100, 100, 100]
+    cache.get(**ask, limit=500, now=NOW + timedelta(seconds=INTERVAL_S), version=8,
+              compute=compute)  # deeper than kept, but all there is was kept: no recompute
+    assert computed == [100, 100, 100]

@@ -125,6 +125,11 @@ class Signals:
             return conn.execute(select(_votes.c.reader).where(
                 _votes.c.reader == reader, _votes.c.paper_id == paper_id)).first() is not None
 
+    def version(self) -> int:
+        """The newest signal event's id: it moves whenever a signal is recorded."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(_events.c.id))).scalar() or 0)
+
     def count(self) -> int:
         """How many signal events are stored."""
         with self.engine.connect() as conn:
