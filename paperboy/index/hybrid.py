@@ -148,8 +148,11 @@ class Searcher:
         if semantic and parsed.constrained:  # the operators hold for papers found by meaning too
             passing = self.lexical.passing(query, [i for i, _ in semantic])
             semantic = [(i, sim) for i, sim in semantic if i in passing]
-        lexical = self.lexical.search(query, limit=depth, filters=filters, explain=False) \
-            if mode != "semantic" or semantic is None else LexicalHits()
+        if mode == "lexical" and sort == "relevance":
+            lexical = self._page_by_words(query, filters, offset + limit, depth)
+        else:
+            lexical = self.lexical.search(query, limit=depth, filters=filters, explain=False) \
+                if mode != "semantic" or semantic is None else LexicalHits()
 
         by_lexical = {h.id: h for h in lexical}
         by_semantic = {paper_id: (rank, sim) for rank, (paper_id, sim)
@@ -189,8 +192,9 @@ class Searcher:
         if lexical:
             shown = {paper_id for paper_id, _ in page}
             by_lexical.update((h.id, h) for h in self.lexical.explain(
-                query, [h for h in lexical if h.id in shown]))
-        papers = self.store.papers_by_ids([paper_id for paper_id, _ in page])
+                query, [h for h in lexical if h.id in shown], found_in=lexical))
+        papers = self.store.papers_by_ids([paper_id for paper_id, _ in page],
+                                          columns=HIT_COLUMNS)
         for paper_id, score in page:
             paper = papers.get(paper_id)
             if paper is None:  # indexed, then removed or renamed in the store: skip it
@@ -199,6 +203,17 @@ class Searcher:
             _explain(hit, by_lexical.get(paper_id), by_semantic.get(paper_id))
             result.hits.append(hit)
         return result
+
+    def _page_by_words(self, query: str, filters: Filters, wanted: int,
+                       depth: int) -> LexicalHits:
+        """The best `wanted` hits by words, and one more: fusion needs `depth` candidates,
+        words alone need only the page. When the page's last hit ties with the next, the
+        tie may reach past the page, so `depth` are read and ordered by id as always."""
+        found = self.lexical.search(query, limit=wanted + 1, filters=filters, explain=False)
+        if len(found) == wanted + 1 and found[wanted - 1].score == found[wanted].score \
+                and wanted + 1 < depth:
+            found = self.lexical.search(query, limit=depth, filters=filters, explain=False)
+        return found
 
     def similar(self, paper_id: str, *, limit: int = 20,
                 filters: Filters | None = None) -> SearchResult:
@@ -278,6 +293,11 @@ def no_match_notice(query: str, filters: Filters) -> str:
     within = " among the papers the filters allow" if filters.active else ""
     return (f"No paper matches “{query}”{within}: none holds any of its words or a near "
             "spelling of one.")
+
+
+# what `paper_hit` reads of a stored paper
+HIT_COLUMNS = ("title", "authors", "published", "published_precision", "categories", "links",
+               "abstract")
 
 
 def paper_hit(paper: dict[str, Any], *, score: float, match: str | None = None) -> Hit:

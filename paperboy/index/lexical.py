@@ -126,9 +126,12 @@ class LexicalHit:
 
 
 class LexicalHits(list[LexicalHit]):
-    """A page of hits, and how many papers hold the words (`total`, typo hits not counted)."""
+    """A page of hits, and how many papers hold the words (`total`, typo hits not counted).
+    Unexplained hits keep where the search found them, so `explain` need not look again."""
 
     total: int = 0
+    searcher: tantivy.Searcher | None = None
+    addresses: dict[str, tantivy.DocAddress] = {}  # noqa: RUF012 - replaced, never mutated
 
 
 
@@ -292,6 +295,9 @@ class LexicalIndex:
                                           rank=rank, fuzzy=fuzzy)
                                for rank, (score, address, fuzzy)
                                in enumerate(found, start=offset + 1))
+            hits.searcher = searcher
+            hits.addresses = {hit.id: address for hit, (_, address, _)
+                              in zip(hits, found, strict=True)}
         else:
             typos = any(fuzzy for _, _, fuzzy in found)
             hits = LexicalHits(self._hits(searcher, found, offset, compiled.highlight,
@@ -301,17 +307,23 @@ class LexicalIndex:
         return hits
 
     @_reads
-    def explain(self, query: str, hits: list[LexicalHit]) -> list[LexicalHit]:
-        """The given hits of `search(query, explain=False)` with matched terms and snippets."""
+    def explain(self, query: str, hits: list[LexicalHit], *,
+                found_in: LexicalHits | None = None) -> list[LexicalHit]:
+        """The given hits of `search(query, explain=False)` with matched terms and snippets;
+        `found_in`, the hits that search returned, says where they are in the index."""
         parsed = parse_user_query(query)
         compiled = _compile(self._schema, parsed)
         if compiled is None or not hits:
             return hits
-        searcher = self._searcher()
         ids = [hit.id for hit in hits]
-        located = searcher.search(Query.term_set_query(self._schema, "id", ids),
-                                  limit=len(ids)).hits
-        address = {searcher.doc(a)["id"][0]: a for _, a in located}
+        if found_in is not None and found_in.searcher is not None and \
+                all(paper_id in found_in.addresses for paper_id in ids):
+            searcher, address = found_in.searcher, found_in.addresses
+        else:
+            searcher = self._searcher()
+            located = searcher.search(Query.term_set_query(self._schema, "id", ids),
+                                      limit=len(ids)).hits
+            address = {searcher.doc(a)["id"][0]: a for _, a in located}
         kept = [hit for hit in hits if hit.id in address]
         found = [(hit.score, address[hit.id], hit.fuzzy) for hit in kept]
         typos = any(hit.fuzzy for hit in kept)
@@ -398,7 +410,10 @@ class LexicalIndex:
             return []
         docs = [searcher.doc(address) for _, address, _ in found]
         ids = [doc["id"][0] for doc in docs]
-        matched = _matched_labels(searcher, self._schema, labels, found, ids)
+        if len(labels) == 1 and typos is None:  # every hit of the query holds its one part
+            matched = {paper_id: [labels[0][0]] for paper_id in ids}
+        else:
+            matched = _matched_labels(searcher, self._schema, labels, found, ids)
         titles = _snippets(searcher, highlight, self._schema, "title", 10_000)
         abstracts = _snippets(searcher, highlight, self._schema, "abstract", SNIPPET_CHARS)
         hits = []
