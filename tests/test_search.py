@@ -281,3 +281,20 @@ def test_hits_with_equal_scores_come_in_id_order(tmp_path: Path) -> None:
     assert len({h.score for h in hits}) == 1
     assert [h.id for h in hits] == ["2601.00003", "2601.00005", "2601.00009"]
     twins.close()
+
+
+def test_equal_scores_across_a_page_edge_keep_id_order_on_every_page(tmp_path: Path) -> None:
+    """Words alone read just the page and one more; a tie at the page's edge reads deeper."""
+    twins = Paperboy(make_settings(tmp_path / "home"), embedder=HashingEmbedder(dim=64))
+    ids = [f"2601.{n:05d}" for n in range(25, 0, -1)]  # written out of id order
+    for arxiv_id in ids:
+        with twins.store.transaction() as conn:
+            twins.store.write(conn, [PaperRecord(
+                source="arxiv_api", position="entry 1", arxiv_id=arxiv_id,
+                title="Identical twins of a paper", abstract="The very same words.")], NOW)
+        twins.catch_up()  # a segment each
+    first = twins.search("identical twins", mode="lexical", limit=20)
+    second = twins.search("identical twins", mode="lexical", limit=20, offset=20)
+    assert [h.id for h in first.hits + second.hits] == sorted(ids)
+    assert first.total == 25 and second.total == 25
+    twins.close()
