@@ -47,9 +47,12 @@ def load_embedder(model: str, *, device: str = "", backend: str = "auto",
                                       "this one is a Hub name (use embedding_backend=torch)")
         name = DEFAULT_MODEL if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}") \
             else model
+        cache = onnx_cache(name, folder)
+        graph = "model-int8.onnx" if chosen == "onnx-int8" else "model.onnx"
+        if callable(note) and not (cache / graph).is_file():
+            note(f"exporting {name} for ONNX Runtime into {cache} (once, offline)")
         try:
-            return OnnxEmbedder(name, folder, onnx_cache(name, folder),
-                                quantized=chosen == "onnx-int8")
+            return OnnxEmbedder(name, folder, cache, quantized=chosen == "onnx-int8")
         except EmbedderUnavailable as error:
             if backend != "auto":
                 raise
