@@ -119,6 +119,35 @@ def bench_quality() -> Any:
     return module
 
 
+def fixture_home(home: Path, model: str = "hashing-64") -> Path:
+    """A home holding the fixtures' papers, embedded with `model`, closed again (for a
+    `paperboy` subprocess to serve)."""
+    from paperboy.service import Paperboy
+
+    service = Paperboy(make_settings(home, embedding_model=model))
+    try:
+        service.ingest([str(p) for p in PAPER_FIXTURES])
+        service.embed()
+    finally:
+        service.close()
+    return home
+
+
+def newest_link(mailbox: Path, base_url: str, path: str) -> str:
+    """The `path...` link (without `base_url`) in the plain text of the newest mail a
+    `file:` mailbox holds, as a reader's mail client shows it."""
+    from email import policy as email_policy
+    from email.parser import BytesParser
+
+    newest = max(mailbox.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+    body = BytesParser(policy=email_policy.default).parsebytes(newest.read_bytes()).get_body(
+        preferencelist=("plain",))
+    assert body is not None
+    found = re.search(rf"{re.escape(base_url)}({re.escape(path)}\S+)", body.get_content())
+    assert found is not None, f"no {path} link in {newest}"
+    return found.group(1)
+
+
 def make_settings(home: Path, database_url: str = "", **overrides: object) -> Settings:
     """Settings that touch nothing outside the test: no environment, no real services."""
     return Settings.load(env={}, home=home, database_url=database_url, arxiv_interval_s=0.0,

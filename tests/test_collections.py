@@ -8,15 +8,20 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import feedparser
 import listparser
 import pytest
 from alembic import command
-from conftest import NOW, PAPER_FIXTURES, follow_emailed_link, mails_sent, make_settings
+from conftest import (
+    NOW,
+    PAPER_FIXTURES,
+    follow_emailed_link,
+    mails_sent,
+    make_settings,
+    newest_link,
+)
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -144,14 +149,8 @@ def _signed_in(service: Paperboy, web: TestClient) -> str:
                       web.get("/signin").text).group(1)
     web.post("/signin", data={"email": "ada@example.org", "csrf": token})
     assert mails_sent(web)
-    mailbox = Path(service.settings.smtp_url.removeprefix("file:"))
-    newest = max(mailbox.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
-    body = BytesParser(policy=policy.default).parsebytes(newest.read_bytes()).get_body(
-        preferencelist=("plain",))
-    assert body is not None
-    link = re.search(rf"{re.escape(BASE)}(/signin/link\S+)", body.get_content())
-    assert link is not None
-    follow_emailed_link(web, link.group(1))
+    follow_emailed_link(web, newest_link(
+        Path(service.settings.smtp_url.removeprefix("file:")), BASE, "/signin/link"))
     return re.search(r'name="csrf" value="([^"]+)"',  # type: ignore[union-attr]
                      web.get("/account").text).group(1)
 

@@ -16,10 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from browser import free_port, serving
-from conftest import PAPER_FIXTURES, make_settings
+from conftest import fixture_home
 from huggingface_hub import HfApi
-
-from paperboy.service import Paperboy
 
 MODEL = "hashing-64"
 TOKEN = "hf_NeverLogThisTokenAnywhere1234567890"
@@ -27,14 +25,7 @@ TOKEN = "hf_NeverLogThisTokenAnywhere1234567890"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("hf") / "home"
-    service = Paperboy(make_settings(home, embedding_model=MODEL))
-    try:
-        service.ingest([str(p) for p in PAPER_FIXTURES])
-        service.embed()
-    finally:
-        service.close()
-    return home
+    return fixture_home(tmp_path_factory.mktemp("hf") / "home", MODEL)
 
 
 @pytest.fixture(scope="module")

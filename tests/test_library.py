@@ -8,12 +8,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, LISTING, NOW, PAPER_FIXTURES, follow_emailed_link, make_settings
+from conftest import (
+    FIXTURES,
+    LISTING,
+    NOW,
+    PAPER_FIXTURES,
+    follow_emailed_link,
+    make_settings,
+    newest_link,
+)
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -167,7 +173,8 @@ def test_the_account_page_uploads_an_export_and_downloads_the_library(
                           web.get("/signin").text).group(1)
         web.post("/signin", data={"email": "ada@example.org", "csrf": token})
         assert app.state.accounts.outbox.wait_idle()
-        link = _newest_link(service, "/signin/link")
+        link = newest_link(Path(service.settings.smtp_url.removeprefix("file:")), BASE,
+                           "/signin/link")
         assert follow_emailed_link(web, link).url.path == "/account"
         page = web.get("/account").text
         token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -198,18 +205,6 @@ def test_the_account_page_uploads_an_export_and_downloads_the_library(
     with TestClient(app, base_url="https://testserver") as stranger:
         assert stranger.get("/account/library.bib", follow_redirects=False
                             ).headers["location"] == "/signin"
-
-
-def _newest_link(service: Paperboy, path: str) -> str:
-    """The sign-in link of the newest mail in the home's mailbox folder."""
-    mailbox = Path(service.settings.smtp_url.removeprefix("file:"))
-    newest = max(mailbox.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
-    body = BytesParser(policy=policy.default).parsebytes(newest.read_bytes()).get_body(
-        preferencelist=("plain",))
-    assert body is not None
-    found = re.search(rf"{re.escape(BASE)}({re.escape(path)}\S+)", body.get_content())
-    assert found is not None
-    return found.group(1)
 
 
 def test_readers_mute_from_the_cli(service: Paperboy) -> None:

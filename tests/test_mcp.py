@@ -15,10 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from browser import free_port, serving
-from conftest import PAPER_FIXTURES, make_settings
+from conftest import fixture_home
 from mcp import Client, StdioServerParameters
-
-from paperboy.service import Paperboy
 
 MODEL = "hashing-64"
 TOOLS = {"search", "paper", "similar", "trending", "daily"}
@@ -26,14 +24,7 @@ TOOLS = {"search", "paper", "similar", "trending", "daily"}
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("mcp") / "home"
-    service = Paperboy(make_settings(home, embedding_model=MODEL))
-    try:
-        service.ingest([str(p) for p in PAPER_FIXTURES])
-        service.embed()
-    finally:
-        service.close()
-    return home
+    return fixture_home(tmp_path_factory.mktemp("mcp") / "home", MODEL)
 
 
 @pytest.fixture(scope="module")

@@ -136,6 +136,8 @@ def healthz(request: Request) -> JSONResponse:
 
 @router.get("/api/search", tags=["search"], response_class=JSONResponse,
             responses=documented(400, 503))
+@router.get("/api/papers/search", tags=["search"], response_class=JSONResponse,
+            responses=documented(400, 503), summary="Search (at Hugging Face's address)")
 async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
@@ -236,23 +238,6 @@ def listing(request: Request, filters: Filters, *, limit: int,
     rows = store.listing(filters, limit=limit, after=listing_after(cursor))
     return {"results": cards(store, rows, base_of(request)),
             "next_cursor": listing_cursor(rows[-1]) if len(rows) == limit else None}
-
-
-@router.get("/api/papers/search", tags=["search"], response_class=JSONResponse,
-            responses=documented(400, 503))
-async def papers_search(
-    request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
-                            description="Words, \"phrases\", an arXiv id, URL or DOI.")],
-    filters: Annotated[Filters, Depends(listing_filters)],
-    limit: Limit = 20, cursor: Cursor = None,
-    mode: Mode = "hybrid", sort: Sort = "relevance",
-    hide_muted: Annotated[bool, Query(description=(
-        "Leave out the papers the signed-in reader (by the session cookie) muted."))] = False,
-) -> JSONResponse:
-    """The same as `/api/search`, at the address Hugging Face's API uses for it."""
-    return await search(request, q, filters, limit=limit, cursor=cursor, mode=mode, sort=sort,
-                        hide_muted=hide_muted)
 
 
 @router.get("/api/papers/{paper_id:path}/similar", tags=["papers"],
