@@ -140,6 +140,12 @@ def test_routes_the_hub_and_paperboy_share_and_tokens_kept_out_of_the_log(
     assert httpx.get(f"{server}/papers/2606.11409").headers["content-type"].startswith(
         "text/html")
     assert httpx.get(f"{server}/hf/api/agent-harnesses").json() == {}
+    listed, url = [], f"{server}/hf/api/papers?limit=100"  # every paper, by the Link header
+    while url:
+        page = httpx.get(url)
+        listed += [p["id"] for p in page.json()]
+        url = page.links.get("next", {}).get("url")
+    assert len(listed) == len(set(listed)) == httpx.get(f"{server}/healthz").json()["papers"]
     for params in ({"week": "2026-W60"}, {"month": "2026-13"}, {"date": "2026-6-1"},
                    {"limit": "1000"}, {"p": "-1"}):
         bad = httpx.get(f"{server}/hf/api/daily_papers", params=params, headers=headers)

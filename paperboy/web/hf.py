@@ -23,7 +23,7 @@ from paperboy.models import Filters
 from paperboy.web import api
 from paperboy.web.errors import documented
 from paperboy.web.markdown import paper_markdown
-from paperboy.web.views import cards, cursor_offset, offset_cursor
+from paperboy.web.views import cards, listing_after, listing_cursor
 
 router = APIRouter(prefix="/hf", tags=["hugging face compatible"], responses=documented())
 
@@ -173,15 +173,14 @@ def search_papers(
 def list_papers(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 50,
                 cursor: api.Cursor = None) -> JSONResponse:
     """Every paper, newest first; the next page's address is in the `Link` header."""
-    offset = cursor_offset(cursor)
     service = api.service_of(request)
-    rows = service.store.listing(Filters(), limit=offset + limit + 1)[offset:]
+    rows = service.store.listing(Filters(), limit=limit, after=listing_after(cursor))
     headers = {}
-    if len(rows) > limit:
+    if len(rows) == limit:
         after = f"{api.base_of(request)}/hf/api/papers?limit={limit}&cursor=" \
-                f"{offset_cursor(offset + limit)}"
+                f"{listing_cursor(rows[-1])}"
         headers["Link"] = f'<{after}>; rel="next"'
-    return JSONResponse(_shaped(request, rows[:limit], hf_paper), headers=headers)
+    return JSONResponse(_shaped(request, rows, hf_paper), headers=headers)
 
 
 @router.get("/api/papers/{paper_id:path}", responses=documented(404))
