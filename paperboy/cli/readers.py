@@ -283,15 +283,12 @@ def readers_collections(
 
 def _collection_of(ctx: typer.Context, reader_id: int, name: str) -> str:
     """The stored name of one of the reader's collections; a usage error naming it if none."""
-    from paperboy.store.library import CollectionError, collection_name
+    from paperboy.store.library import CollectionError
 
     try:
-        stored = collection_name(name)
+        return str(ctx.obj.store.library.existing(reader_id, name))
     except CollectionError as error:
         raise typer.BadParameter(str(error)) from None
-    if stored not in ctx.obj.store.library.collections(reader_id):
-        raise typer.BadParameter(f"the reader has no collection named {stored!r}")
-    return stored
 
 
 @readers_app.command("mute")

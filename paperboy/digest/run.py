@@ -28,7 +28,7 @@ from paperboy.readers.accounts import Links
 from paperboy.readers.mutes import Mutes
 from paperboy.signals.trending import TrendingEntry
 from paperboy.store import Store
-from paperboy.store.library import DEFAULT
+from paperboy.store.library import DEFAULT, in_order
 
 BOUNCE_LIMIT = 3
 
@@ -129,9 +129,8 @@ class Composer:
     def _collections(self, reader_id: int, voted: list[str]) -> dict[str, dict[str, np.ndarray]]:
         """Each collection's vectors, the default one first and with the upvoted papers."""
         found = self.collections.get(reader_id, {})
-        named = sorted((name for name in found if name != DEFAULT), key=str.lower)
-        return {DEFAULT: self._vectors(found.get(DEFAULT, []) + voted)} | {
-            name: self._vectors(found[name]) for name in named}
+        return {name: self._vectors(found.get(name, []) + (voted if name == DEFAULT else []))
+                for name in in_order(found)}
 
     def _vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
         return {pid: self.vectors[pid] for pid in paper_ids if pid in self.vectors}

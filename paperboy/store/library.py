@@ -8,7 +8,7 @@ a collection removes its rows only: a paper also in another collection stays the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -26,6 +26,10 @@ class CollectionError(ValueError):
     """A collection name that cannot be used, or an operation the collections do not allow."""
 
 
+class CollectionNotFound(CollectionError):
+    """The reader has no collection of that name."""
+
+
 def collection_name(name: str | None) -> str:
     """The name as stored: whitespace collapsed, the default for an empty or missing name."""
     cleaned = " ".join((name or "").split())
@@ -37,6 +41,11 @@ def collection_name(name: str | None) -> str:
     if any(not ch.isprintable() for ch in cleaned):
         raise CollectionError("a collection name cannot hold control characters")
     return cleaned
+
+
+def in_order(names: Iterable[str]) -> list[str]:
+    """Collection names as a reader sees them: the default first (always), then by name."""
+    return [DEFAULT, *sorted({n for n in names if n != DEFAULT}, key=str.lower)]
 
 
 class Library:
@@ -80,8 +89,14 @@ class Library:
             counts: dict[str, int] = dict(conn.execute(
                 select(_library.c.collection, func.count())
                 .where(_library.c.reader_id == reader_id).group_by(_library.c.collection)).all())
-        return {DEFAULT: counts.pop(DEFAULT, 0)} | dict(sorted(counts.items(),
-                                                                key=lambda kv: kv[0].lower()))
+        return {name: counts.get(name, 0) for name in in_order(counts)}
+
+    def existing(self, reader_id: int, name: str) -> str:
+        """The stored name of one of the reader's collections; CollectionNotFound if none."""
+        stored = collection_name(name)
+        if stored not in self.collections(reader_id):
+            raise CollectionNotFound(f"you have no collection named {stored!r}")
+        return stored
 
     def of_paper(self, reader_id: int, paper_id: str) -> list[str]:
         """The collections holding this paper."""
@@ -117,7 +132,7 @@ class Library:
             names = set(conn.execute(select(_library.c.collection).where(
                 _library.c.reader_id == reader_id).distinct()).scalars())
             if source not in names:
-                raise CollectionError(f"you have no collection named {source!r}")
+                raise CollectionNotFound(f"you have no collection named {source!r}")
             there = select(_library.c.paper_id).where(_library.c.reader_id == reader_id,
                                                       _library.c.collection == target)
             moved = conn.execute(update(_library).where(

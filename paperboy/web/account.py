@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.readers.accounts import Accounts, LinkError
 from paperboy.service import Paperboy
-from paperboy.store.library import DEFAULT, CollectionError, collection_name
+from paperboy.store.library import DEFAULT, CollectionError, collection_name, in_order
 from paperboy.store.readers import reader_key
 from paperboy.web.clients import client_address
 from paperboy.web.foryou import private_feed_url
@@ -164,11 +164,12 @@ def account_page(request: Request, *, status_code: int = 200, **shown: Any) -> R
         return _back("/signin")
     store = _service(request).store
     library = store.library.of_readers([reader["id"]]).get(reader["id"], {})
-    saved = store.papers_by_ids([pid for ids in library.values() for pid in ids])
-    collections = [{"name": name, "count": count,
+    saved = store.papers_by_ids([pid for ids in library.values() for pid in ids],
+                                columns=("title",))
+    collections = [{"name": name, "count": len(library.get(name, [])),
                     "feed": private_feed_url(request, reader, name),
                     "papers": [saved[i] for i in reversed(library.get(name, [])) if i in saved]}
-                   for name, count in store.library.collections(reader["id"]).items()]
+                   for name in in_order(library)]
     return render(request, "account.html", {
         "title": "Your account – Paperboy", "follows": store.readers.follows([reader["id"]]),
         "mutes": store.readers.mutes([reader["id"]]),

@@ -18,7 +18,7 @@ from lxml import etree
 
 from paperboy.digest.compose import Digest
 from paperboy.readers.private_feeds import FeedKeys
-from paperboy.store.library import CollectionError, collection_name
+from paperboy.store.library import CollectionError
 from paperboy.web.errors import documented
 from paperboy.web.feeds import atom
 from paperboy.web.render import render
@@ -84,11 +84,9 @@ def private_feed(request: Request, token: str,
                                  "one on the account page)")
     if collection is not None:
         try:
-            collection = collection_name(collection)
+            collection = store.library.existing(reader["id"], collection)
         except CollectionError as error:
             raise HTTPException(404, str(error)) from None
-        if collection not in store.library.collections(reader["id"]):
-            raise HTTPException(404, f"no collection named {collection!r} in this library")
     sections = _sections(request, request.app.state.service.for_you(reader["id"]))
     if collection is None:
         return atom(request, "Paperboy: your digest, as it stands", "/for-you", [

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from paperboy.readers.library_formats import EXPORT_FORMATS, LibraryFileError
-from paperboy.store.library import DEFAULT, NAME_LENGTH, CollectionError, collection_name
+from paperboy.store.library import (
+    DEFAULT,
+    NAME_LENGTH,
+    CollectionError,
+    CollectionNotFound,
+    collection_name,
+)
 from paperboy.web.account import MAX_UPLOAD_BYTES, account_page
 from paperboy.web.errors import documented
 from paperboy.web.session import current_reader, signed_in
@@ -33,12 +39,12 @@ def _known(request: Request, reader: dict[str, Any], collection: str | None) -> 
     if collection is None:
         return None
     try:
-        name = collection_name(collection)
+        return request.app.state.service.store.library.existing(  # type: ignore[no-any-return]
+            reader["id"], collection)
+    except CollectionNotFound as error:
+        raise HTTPException(404, str(error)) from None
     except CollectionError as error:
         raise HTTPException(400, str(error)) from None
-    if name not in request.app.state.service.store.library.collections(reader["id"]):
-        raise HTTPException(404, f"you have no collection named {name!r}")
-    return name
 
 
 def _export(request: Request, reader: dict[str, Any], fmt: str, media: str,
