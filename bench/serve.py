@@ -1,7 +1,7 @@
 """HTTP cost of `paperboy serve`: N generated papers, one client and then C clients on loopback.
 
     python bench/serve.py --papers 100000 [--clients 50] [--requests 2000 | --seconds S]
-                          [--model NAME] [--keep DIR]
+                          [--model NAME] [--workers N] [--keep DIR]
 
 Builds a home with N papers (bench/search.py's generator: texts from the 33k real arXiv papers
 in ../shared/corpus), their word index and their vectors. The embedder is the deterministic
@@ -15,7 +15,9 @@ Then `paperboy --home HOME serve` runs as a child process, as a user runs it (uv
 after /healthz answers and a warm-up, httpx sends the queries of bench/search.py (the dev-set
 queries, then phrases from corpus titles): one client in sequence to GET /api/search?limit=20
 (nothing queues, so client latency minus service time is what HTTP adds), then C concurrent
-clients over keep-alive connections to /api/search and to the search page /search. Every
+clients over keep-alive connections to /api/search, to the search page /search, and to a mix
+of what readers ask for (`mixed`: searches, paper pages, feeds, trending). `--workers N` runs
+`serve --workers N`; server CPU and peak RSS are then summed over its processes. Every
 response's `Server-Timing: search;dur=MS` header gives the service's own search time for that
 request. Per target: requests/s, client and service p50/p95/p99 in ms, the per-request
 difference (`http_ms`), errors (non-200 or exception), `http_overhead_ratio_p50` (client p50 /
@@ -44,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,15 +99,24 @@ def _random_vectors(service: Paperboy, model: str) -> None:
     dim = service.embedder().dim  # also proves the model loads before the server needs it
     rng = np.random.default_rng(7)
     store = service.store
-    after = None
-    while papers := store.embeddings.missing(model, limit=20_000, after=after):
+    while papers := store.embeddings.missing(model, limit=20_000):  # each batch is saved
         ids = [p["id"] for p in papers]
-        after = ids[-1]
         matrix = rng.standard_normal((len(ids), dim), dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         with store.transaction() as conn:
             store.embeddings.save(conn, model, ids, matrix, datetime.now(UTC))
     service.vectors(dim=dim)  # brings the HNSW index up to date with the stored vectors
+
+
+def _pages(home: Path) -> tuple[list[str], list[str]]:
+    """Paper ids for the paper pages (spread over the store) and the categories for feeds."""
+    settings = Settings.load(env={}, home=home, database_url="")
+    service = Paperboy(settings)
+    try:
+        papers = service.papers(limit=1000)
+    finally:
+        service.close()
+    return [p["id"] for p in papers], sorted({c for p in papers for c in p["categories"]})
 
 
 def free_port() -> int:
@@ -113,14 +125,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(home: Path, model: str, port: int, log: Path, timeout_s: float,
+def start(home: Path, model: str, port: int, log: Path, timeout_s: float, workers: int,
           ) -> tuple[subprocess.Popen[bytes], float]:
     env = {**os.environ, "PAPERBOY_DATABASE_URL": "", "PAPERBOY_EMBEDDING_MODEL": model,
            "HF_HUB_OFFLINE": "1"}
     with log.open("wb") as out:
         child = subprocess.Popen([sys.executable, "-m", "paperboy", "--home", str(home),
                                   "serve", "--no-schedule", "--host", "127.0.0.1",
-                                  "--port", str(port)],
+                                  "--port", str(port), "--workers", str(workers)],
                                  stdout=out, stderr=subprocess.STDOUT, env=env)
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:
@@ -128,7 +140,8 @@ def start(home: Path, model: str, port: int, log: Path, timeout_s: float,
             raise SystemExit(f"paperboy serve exited with status {child.returncode}:\n"
                              f"{log.read_text(errors='replace')[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200 \
+                    and len(server_processes(child.pid)) == (workers + 1 if workers > 1 else 1):
                 return child, time.perf_counter() - started
         except httpx.TransportError:
             pass
@@ -145,6 +158,16 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
+def server_processes(pid: int) -> list[int]:
+    """The server and its worker processes (`serve --workers N` forks N)."""
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+        return [pid, *map(int, f.read().split())]
+
+
+def server_cpu_s(pid: int) -> float:
+    return sum(cpu_s(p) for p in server_processes(pid))
+
+
 def status_kb(pid: int, key: str) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(f"{key}:"))
@@ -156,8 +179,35 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     return {f"p{p}": round(float(np.percentile(values, p)), 2) for p in (50, 95, 99)}
 
 
-async def drive(client: httpx.AsyncClient, path: str, params: dict[str, str], texts: list[str],
-                *, clients: int, requests: int | None, seconds: float | None,
+Request = Callable[[int], tuple[str, dict[str, str]]]  # request number -> (path, params)
+
+
+def searches(path: str, params: dict[str, str], texts: list[str]) -> Request:
+    return lambda n: (path, {"q": texts[n % len(texts)], **params})
+
+
+def mixed(texts: list[str], paper_ids: list[str], categories: list[str]) -> Request:
+    """What readers' browsers and feed readers ask for, in a fixed cycle of 20 requests: the
+    search API 5, the search page 4, paper pages 6, feeds 2 (trending, a category), the
+    trending page and API 3."""
+    def request(n: int) -> tuple[str, dict[str, str]]:
+        slot, text = n % 20, texts[n % len(texts)]
+        if slot < 5:
+            return "/api/search", {"q": text, "limit": "20"}
+        if slot < 9:
+            return "/search", {"q": text}
+        if slot < 15:
+            return f"/papers/{paper_ids[n % len(paper_ids)]}", {}
+        if slot == 15:
+            return "/feeds/trending.xml", {}
+        if slot == 16:
+            return f"/feeds/categories/{categories[n % len(categories)]}.xml", {}
+        return ("/trending", {}) if slot < 19 else ("/api/trending", {"window": "week"})
+    return request
+
+
+async def drive(client: httpx.AsyncClient, target: Request, *, clients: int,
+                requests: int | None, seconds: float | None,
                 server_pid: int | None) -> dict[str, Any]:
     """Send `requests` requests (or as many as fit in `seconds`) from `clients` workers."""
     numbers = itertools.count()
@@ -178,13 +228,14 @@ async def drive(client: httpx.AsyncClient, path: str, params: dict[str, str], te
                 return
             started = time.perf_counter()
             try:
-                response = await client.get(path, params={"q": texts[n % len(texts)], **params})
+                path, params = target(n)
+                response = await client.get(path, params=params)
             except httpx.HTTPError as error:
                 errors[type(error).__name__] += 1
                 continue
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code != 200:
-                errors[str(response.status_code)] += 1
+                errors[f"{response.status_code} {path}"] += 1
                 continue
             client_ms.append(elapsed)
             sizes.append(len(response.content))
@@ -194,12 +245,12 @@ async def drive(client: httpx.AsyncClient, path: str, params: dict[str, str], te
             else:
                 no_timing += 1
 
-    server_cpu = cpu_s(server_pid) if server_pid else 0.0
+    server_cpu = server_cpu_s(server_pid) if server_pid else 0.0
     client_cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     wall = time.perf_counter() - started
-    server_cpu = cpu_s(server_pid) - server_cpu if server_pid else 0.0
+    server_cpu = server_cpu_s(server_pid) - server_cpu if server_pid else 0.0
     client_cpu = time.process_time() - client_cpu
     done = len(client_ms) + sum(errors.values())
     client_p, service_p = percentiles(client_ms), percentiles(service_ms)
@@ -218,27 +269,32 @@ async def drive(client: httpx.AsyncClient, path: str, params: dict[str, str], te
     }
 
 
-async def measure(port: int, texts: list[str], *, clients: int, requests: int | None,
-                  seconds: float | None, warmup: int, server_pid: int) -> dict[str, Any]:
-    api, page = "/api/search", "/search"
-    params = {api: {"limit": "20"}, page: {}}
+async def measure(port: int, texts: list[str], mix: Request, *, clients: int,
+                  requests: int | None, seconds: float | None, warmup: int,
+                  server_pid: int) -> dict[str, Any]:
+    api = searches("/api/search", {"limit": "20"}, texts)
+    page = searches("/search", {}, texts)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                  timeout=120) as client:
-        for path in (api, page):  # caches, lazy imports, templates, pool threads
-            await drive(client, path, params[path], texts, clients=1, requests=warmup,
-                        seconds=None, server_pid=server_pid)
-            await drive(client, path, params[path], texts[warmup:], clients=clients,
-                        requests=2 * clients, seconds=None, server_pid=server_pid)
+        # caches, lazy imports, templates, pool threads; with other queries than the phases'
+        # (texts[-warmup:]), so no phase finds its queries' vectors cached by the warm-up
+        warm = texts[-warmup:]
+        for target in (searches("/api/search", {}, warm), searches("/search", {}, warm), mix):
+            await drive(client, target, clients=1, requests=warmup, seconds=None,
+                        server_pid=server_pid)
+            await drive(client, target, clients=clients, requests=2 * clients, seconds=None,
+                        server_pid=server_pid)
 
-        async def phase(path: str, concurrent: int) -> dict[str, Any]:
-            return await drive(client, path, params[path], texts, clients=concurrent,
-                               requests=requests, seconds=seconds, server_pid=server_pid)
+        async def phase(target: Request, concurrent: int) -> dict[str, Any]:
+            return await drive(client, target, clients=concurrent, requests=requests,
+                               seconds=seconds, server_pid=server_pid)
 
         single = await phase(api, 1)
         result = {"api_search_1_client": single,
                   f"api_search_{clients}_clients": await phase(api, clients),
-                  f"search_page_{clients}_clients": await phase(page, clients)}
+                  f"search_page_{clients}_clients": await phase(page, clients),
+                  f"mixed_{clients}_clients": await phase(mix, clients)}
     floor = await client_floor(texts, body_bytes=single["response_bytes_p50"] or 0,
                                requests=requests, seconds=seconds, warmup=warmup)
     result["client_floor_1_client"] = floor
@@ -276,10 +332,10 @@ async def client_floor(texts: list[str], *, body_bytes: int, requests: int | Non
     server = await asyncio.start_server(answer_all, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        await drive(client, "/api/search", {"limit": "20"}, texts, clients=1, requests=warmup,
-                    seconds=None, server_pid=None)
-        floor = await drive(client, "/api/search", {"limit": "20"}, texts, clients=1,
-                            requests=requests, seconds=seconds, server_pid=None)
+        target = searches("/api/search", {"limit": "20"}, texts)
+        await drive(client, target, clients=1, requests=warmup, seconds=None, server_pid=None)
+        floor = await drive(client, target, clients=1, requests=requests, seconds=seconds,
+                            server_pid=None)
     await asyncio.wait_for(asyncio.gather(*handlers), timeout=10)
     server.close()
     await server.wait_closed()
@@ -305,7 +361,10 @@ def main() -> None:
                         help="requests per target and phase")
     parser.add_argument("--seconds", type=float,
                         help="run each target and phase this long instead of --requests")
-    parser.add_argument("--queries", type=int, default=500, help="distinct queries, cycled")
+    parser.add_argument("--queries", type=int, default=2000,
+                        help="distinct queries, cycled (more than the 512 a server keeps the "
+                        "vectors of, so a phase embeds its queries as a reader's would be)")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers N")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="embedding model the server runs (default: the hashing embedder)")
@@ -326,17 +385,23 @@ def main() -> None:
     texts = queries(max(args.queries, args.warmup + 2 * args.clients))
     port = args.port or free_port()
     log = home / "serve-bench.log"
-    child, startup_s = start(home, args.model, port, log, args.startup_timeout)
+    mix = mixed(texts, *_pages(home))
+    child, startup_s = start(home, args.model, port, log, args.startup_timeout, args.workers)
+    result["workers"] = args.workers
     try:
         result["server_startup_s"] = round(startup_s, 2)
         result.update(asyncio.run(measure(
-            port, texts, clients=args.clients, requests=None if args.seconds else args.requests,
-            seconds=args.seconds, warmup=args.warmup, server_pid=child.pid)))
-        result["server_peak_rss_mb"] = round(status_kb(child.pid, "VmHWM") / 1024, 1)
+            port, texts, mix, clients=args.clients,
+            requests=None if args.seconds else args.requests, seconds=args.seconds,
+            warmup=args.warmup, server_pid=child.pid)))
+        # each process' own peak, summed (pages shared between the workers count in each)
+        result["server_peak_rss_mb"] = round(sum(
+            status_kb(p, "VmHWM") for p in server_processes(child.pid)) / 1024, 1)
     finally:  # a server that died during the run shows here, with its status
         result["server_exit_status"] = stop(child) if child.poll() is None else child.returncode
     single = result["api_search_1_client"]
-    loaded = [result[f"{t}_{args.clients}_clients"] for t in ("api_search", "search_page")]
+    loaded = [result[f"{t}_{args.clients}_clients"]
+              for t in ("api_search", "search_page", "mixed")]
     ratio = single["http_overhead_ratio_p50"]
     result["meets_target"] = (ratio is not None and ratio < TARGET_RATIO
                               and all(r["errors"] == 0 for r in loaded)

@@ -28,14 +28,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(home: Path, port: int, env: dict[str, str]) -> Iterator[str]:
-    """`paperboy serve` (no schedule) in a subprocess; yields its URL once /healthz answers."""
+def serving(home: Path, port: int, env: dict[str, str],
+            args: tuple[str, ...] = ()) -> Iterator[str]:
+    """`paperboy serve` (no schedule; `args` added) in a subprocess; yields its URL once
+    /healthz answers."""
     url = f"http://127.0.0.1:{port}"
     log = home.parent / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "paperboy", "--home", str(home), "serve", "--no-schedule",
-             "--host", "127.0.0.1", "--port", str(port)],
+             "--host", "127.0.0.1", "--port", str(port), *args],
             env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

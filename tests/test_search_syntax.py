@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from paperboy.cli import app
 from paperboy.clock import FixedClock
 from paperboy.embed import HashingEmbedder
-from paperboy.index.lexical_query import parse_user_query
+from paperboy.index.lexical_query import parse_user_query, proximity_pairs
 from paperboy.service import Paperboy
 from paperboy.sources._text import tex_text
 from paperboy.web.app import create_app
@@ -77,6 +77,16 @@ def test_stop_words_are_neither_marked_nor_listed(service: Paperboy) -> None:
         assert not {"the", "of"} & set(hit.matched_terms)
         assert "<mark>the</mark>" not in (hit.snippet + hit.title_snippet).lower()
         assert "<mark>of</mark>" not in (hit.snippet + hit.title_snippet).lower()
+
+
+def test_adjacent_words_score_as_pairs_but_never_two_stop_words() -> None:
+    # the phrase clauses of a query: adjacent words, a stop word beside a content word too
+    # ("effect of"), never two stop words ("of the"), which are in every paper
+    assert proximity_pairs(["tensor", "cores"]) == [("tensor", "core")]
+    assert proximity_pairs(["effect", "of", "self", "distillation"]) == [
+        ("effect", "of"), ("of", "self"), ("self", "distil")]
+    assert proximity_pairs(["on", "the", "existence"]) == [("the", "exist")]
+    assert proximity_pairs(["in", "the", "of", "a"]) == []
 
 
 def test_latex_text_macros_are_resolved_before_indexing_and_showing() -> None:

@@ -3,10 +3,13 @@ Model Context Protocol server over stdio, for agents."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -41,11 +44,18 @@ def serve(
     schedule: Annotated[bool, typer.Option(
         "--schedule/--no-schedule", help="Also run the daily chain (harvest, embed, stars, "
         "digests) on schedule.")] = True,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes answering on the one port: up to one per core "
+        "serves more requests at once; each holds its own indexes and model in memory.")] = 1,
 ) -> None:
     """Serve the web app: pages, the JSON API (/api, /openapi.json), Atom feeds (/feeds), the
     Hugging Face compatible API (/hf) and the MCP server (/mcp)."""
     service = open_service(ctx, reads=True)  # a mistyped --home first: it costs nothing
-    _serve(service, listen(host, port), schedule=schedule)
+    listener = listen(host, port)
+    if workers > 1:
+        raise typer.Exit(_serve_in_workers(service, listener, workers=workers,
+                                           schedule=schedule))
+    _serve(service, listener, schedule=schedule)
 
 
 @app.command("mcp")
@@ -80,7 +90,10 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False) -> None:
+def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False,
+           ready: Callable[[], object] | None = None, workers: int | None = 1) -> None:
+    """Serve on `listener` until stopped; `ready` is called once the indexes and the model are
+    open. `workers`: how many processes serve, said at the start (None: another says it)."""
     import threading
 
     import uvicorn
@@ -97,8 +110,12 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(2) from None
     service.warm_up()  # here, so a backend that cannot open is one line, not a failed start
-    out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/] "
-              "(Ctrl-C stops it)")
+    if workers is not None:
+        processes = f" in {workers} processes" if workers > 1 else ""
+        out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/]"
+                  f"{processes} (Ctrl-C stops it)")
+    if ready is not None:
+        ready()
     stop = threading.Event()
     if schedule:
         start_scheduler(service, stop)
@@ -108,8 +125,108 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
         config = uvicorn.Config(app, log_level="warning", proxy_headers=False,
                                 timeout_keep_alive=30)
         uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass  # uvicorn stopped gracefully, then passed the Ctrl-C on: a clean stop, status 0
     finally:
         stop.set()
+
+
+def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: int,
+                      schedule: bool) -> int:
+    """`workers` processes serving on one listening socket, as a pre-fork server does; the
+    exit status. Each is forked before anything but the store is opened here (tantivy, ONNX
+    Runtime and usearch keep threads a fork would not copy) and opens its own indexes and model.
+    The first brings the word index up to date, then the others start. Ctrl-C or SIGTERM stops
+    them all gracefully; a worker that dies stops the others (a supervisor restarts the whole).
+    The daily chain runs in this parent process only."""
+    import signal
+    import threading
+
+    from paperboy.readers.accounts import secret_key
+
+    secret_key(service.settings)  # made once here, not raced by the workers
+    service.close()  # no store connection crosses a fork
+
+    children: list[int] = []
+    stopping: list[int] = []
+
+    def stop_all(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)  # what uvicorn stops gracefully on
+
+    def fork_worker(ready: Callable[[], object] | None) -> None:
+        stops = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # none lands between fork and handlers
+        pid = os.fork()
+        if pid:
+            children.append(pid)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+            return
+        os.setpgid(0, 0)  # Ctrl-C reaches the parent only, which stops each worker once
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        code = 0
+        try:
+            own = Paperboy(service.settings, embedder=service._embedder,  # noqa: SLF001
+                           progress=service.progress, clock=service.clock)
+            _serve(own, listener, ready=ready, workers=workers if ready else None)
+        except KeyboardInterrupt:
+            pass
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except BaseException:  # noqa: BLE001 - said on stderr, and the status says it
+            err.print_exception()
+            code = 1
+        finally:
+            out.file.flush()
+            os._exit(code)
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    started, signal_ready = os.pipe()
+    fork_worker(lambda: os.write(signal_ready, b"."))
+    os.close(signal_ready)
+    with os.fdopen(started, "rb") as first:
+        served = first.read(1) == b"."
+    if not served or stopping:  # the first worker failed (it said why), or Ctrl-C came first
+        stop_all(signal.SIGTERM, None)
+        code = _status(os.waitpid(children[0], 0)[1])
+        return 0 if stopping and not served else code
+    for _ in range(workers - 1):
+        fork_worker(None)
+
+    stop = threading.Event()
+    if schedule:
+        from paperboy.schedule import start_scheduler
+
+        start_scheduler(Paperboy(service.settings, embedder=service._embedder,  # noqa: SLF001
+                                 progress=service.progress, clock=service.clock), stop)
+    worst = 0
+    try:
+        alive = set(children)
+        while alive:
+            pid, status = os.wait()
+            if pid not in alive:
+                continue
+            alive.discard(pid)
+            code = _status(status)
+            if code and not stopping:
+                err.print(f"[red]error:[/] a server process exited with status {code}; "
+                          "stopping the others", highlight=False)
+                stop_all(signal.SIGTERM, None)
+            worst = worst or code
+    finally:
+        stop.set()
+    return worst
+
+
+def _status(wait_status: int) -> int:
+    """A child's exit status as a shell gives it (128 + N when signal N ended it)."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return code if code >= 0 else 128 - code
 
 
 @app.command()

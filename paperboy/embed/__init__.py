@@ -44,6 +44,13 @@ class Embedder(Protocol):
         ...
 
 
+def query_vector(embedder: Embedder, text: str) -> np.ndarray:
+    """The vector of one search's text, from the embedder's cache of recent queries where it
+    keeps one (`embed_query`)."""
+    own = getattr(embedder, "embed_query", None)
+    return own(text) if own is not None else embedder.embed([text])[0]
+
+
 _SPACE = re.compile(r"\s+")
 _END_PUNCT = (".", "?", "!", ":", ";")
 

@@ -112,6 +112,10 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        # idle threads sleep rather than spin: a search's word half runs beside the model
+        # call, and other requests' work beside both (spinning took that CPU and slowed hybrid
+        # search by a fifth on 2 cores, bench/search.py)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(path), options,
                                              providers=["CPUExecutionProvider"])

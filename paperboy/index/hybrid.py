@@ -10,15 +10,17 @@ and says so in a notice; it never fails because embeddings are missing.
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 
-from paperboy.embed import Embedder, EmbedderUnavailable
+from paperboy.embed import Embedder, EmbedderUnavailable, query_vector
 from paperboy.index.fuse import hybrid_ranking
 from paperboy.index.lexical import LexicalHit, LexicalHits, LexicalIndex
 from paperboy.index.lexical_query import content_words, parse_user_query, query_filters
@@ -33,6 +35,9 @@ Sort = Literal["relevance", "newest"]
 SORTS: tuple[Sort, ...] = ("relevance", "newest")
 MAX_DEPTH = 1000
 MAX_QUERY_CHARS = 4000
+# hybrid search's word half, one thread per core (more would only queue for the cores)
+_WORDS = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
+                            thread_name_prefix="paperboy-words")
 
 _ID = re.compile(
     r"^\s*(?:arxiv:\s*)?(?:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)?"
@@ -142,13 +147,19 @@ class Searcher:
         depth = MAX_DEPTH if sort == "newest" else min(max(100, offset + limit), MAX_DEPTH)
         # The ids passing the filters, asked of the store at most once per search.
         allowed = cache(lambda: self.store.ids_matching(filters))
+        # by words in another thread while the model and the graph find papers by meaning:
+        # tantivy, ONNX Runtime and usearch each let go of the interpreter while they work
+        by_words = _WORDS.submit(self.lexical.search, query, limit=depth, filters=filters,
+                                 explain=False) if mode == "hybrid" else None
         found = self._semantic(meaning, filters, allowed, depth, result.notices) \
             if mode != "lexical" and meaning.strip() else None
-        semantic, query_vector = found if found is not None else (None, None)
+        semantic, vector = found if found is not None else (None, None)
         if semantic and parsed.constrained:  # the operators hold for papers found by meaning too
             passing = self.lexical.passing(query, [i for i, _ in semantic])
             semantic = [(i, sim) for i, sim in semantic if i in passing]
-        if mode == "lexical" and sort == "relevance":
+        if by_words is not None:
+            lexical = by_words.result()
+        elif mode == "lexical" and sort == "relevance":
             lexical = self._page_by_words(query, filters, offset + limit, depth)
         else:
             lexical = self.lexical.search(query, limit=depth, filters=filters, explain=False) \
@@ -174,9 +185,9 @@ class Searcher:
         else:
             cosines = dict(semantic)
             index = self._vectors()
-            if index is not None and query_vector is not None:  # lexical-only candidates too
+            if index is not None and vector is not None:  # lexical-only candidates too
                 cosines.update(index.similarities(
-                    query_vector, [h.id for h in lexical if h.id not in cosines]))
+                    vector, [h.id for h in lexical if h.id not in cosines]))
             ranked = hybrid_ranking({h.id: h.score for h in lexical}, cosines,
                                     content_words=len(content_words(meaning)))
         exact = self._exact_title(meaning, filters, allowed)
@@ -206,12 +217,15 @@ class Searcher:
 
     def _page_by_words(self, query: str, filters: Filters, wanted: int,
                        depth: int) -> LexicalHits:
-        """The best `wanted` hits by words, and one more: fusion needs `depth` candidates,
-        words alone need only the page. When the page's last hit ties with the next, the
-        tie may reach past the page, so `depth` are read and ordered by id as always."""
-        found = self.lexical.search(query, limit=wanted + 1, filters=filters, explain=False)
-        if len(found) == wanted + 1 and found[wanted - 1].score == found[wanted].score \
-                and wanted + 1 < depth:
+        """The best `wanted` hits by words, and as many again: fusion needs `depth` candidates,
+        words alone need only the page. Papers tied with the page's last hit are ordered by
+        id as always, so the whole tie is read: within the extra hits read at once (a tie is
+        common for a one-word query, as BM25 sees only how often the word occurs and a
+        coarse length), or, past them, by reading `depth`."""
+        found = self.lexical.search(query, limit=2 * wanted + 1, filters=filters,
+                                    explain=False)
+        if len(found) == 2 * wanted + 1 and found[wanted - 1].score == found[-1].score \
+                and 2 * wanted + 1 < depth:
             found = self.lexical.search(query, limit=depth, filters=filters, explain=False)
         return found
 
@@ -265,7 +279,7 @@ class Searcher:
         if len(index) < papers:
             notices.append(f"{papers - len(index):,} of {papers:,} papers have no vector yet and "
                            "are found by words only.")
-        vector = embedder.embed([query])[0]
+        vector = query_vector(embedder, query)
         return index.search(vector, limit=depth,
                             allowed=allowed() if filters.active else None), vector
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from paperboy.embed import Embedder, EmbedderUnavailable
+from paperboy.embed import Embedder, EmbedderUnavailable, query_vector
 from paperboy.index.fuse import hybrid_ranking
 from paperboy.index.hybrid import (
     MAX_DEPTH,
@@ -190,7 +190,7 @@ class MilvusSearcher:
         if embedded < papers:
             notices.append(f"{papers - embedded:,} of {papers:,} papers have no vector yet and "
                            "are found by words only.")
-        return np.asarray(embedder.embed([query])[0], dtype=np.float32)
+        return np.asarray(query_vector(embedder, query), dtype=np.float32)
 
     def _exact_title(self, query: str, expr: str) -> str | None:
         key = title_key(query)
