@@ -8,7 +8,10 @@ uniformly over the last 120 days, with gains as the store computes them. The dat
 straight into a migrated store (generating it is not what is measured); then each window's top
 100 is computed through the service, as `paperboy trending` does, cold and warm (the cache of
 computed lists emptied before each), then served 50 times from that cache as page views are
-(`served_ms_p50`: the newest-event lookup that keeps it current, and the copy). Prints JSON.
+(`served_ms_p50`: the newest-event lookup that keeps it current, and the copy). Then a reader
+votes and the views go on (`after_a_vote_*`): how fast they are served while the new list is
+computed in the background, and how long until it is served; and `/trending` and
+`/api/trending` through the web app (`http_ms_p50`). Prints JSON.
 With --keep the store is kept in DIR and reused by later runs with the same sizes.
 """
 
@@ -100,6 +103,31 @@ def _insert_events(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> No
     db.commit()
 
 
+def _http(home: Path) -> dict[str, float]:
+    """p50 of `/trending` and `/api/trending` through the web app (in process, by Starlette's
+    TestClient: the routing, the rendering and the JSON, not a socket), lists computed once."""
+    from fastapi.testclient import TestClient
+
+    from paperboy.clock import FixedClock
+    from paperboy.web.app import create_app
+
+    service = Paperboy(Settings.load(env={}, home=home, database_url=""), clock=FixedClock(NOW))
+    found: dict[str, float] = {}
+    with TestClient(create_app(service, base_url="http://localhost")) as client:
+        for window in WINDOWS:
+            for path in (f"/api/trending?window={window}", f"/trending?window={window}"):
+                assert client.get(path).status_code == 200, path
+                timings = []
+                for _ in range(50):
+                    started = time.perf_counter()
+                    client.get(path)
+                    timings.append(time.perf_counter() - started)
+                timings.sort()
+                found[path] = round(1000 * timings[len(timings) // 2], 2)
+    service.close()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=1_000_000)
@@ -129,8 +157,27 @@ def main() -> None:
                 service.trending(window=window, limit=20, now=NOW)
                 served.append(time.perf_counter() - started)
             served.sort()
+            # a reader votes: views go on being served the kept list while one thread computes
+            # the new one (signals/cache.py), until it replaces the kept one
+            voted = time.perf_counter()
+            service.store.signals.vote(f"bench-{time.time_ns()}", top[-1].id,
+                                       NOW - timedelta(minutes=1))
+            after_vote = []
+            while True:
+                started = time.perf_counter()
+                listed = service.trending(window=window, limit=100, now=NOW)
+                after_vote.append(time.perf_counter() - started)
+                if listed != top or time.perf_counter() - voted > 60:
+                    break
+                time.sleep(0.005)
+            after_vote.sort()
             result[window] = {"cold_s": timings[0], "warm_s": timings[1], "listed": len(top),
-                              "served_ms_p50": round(1000 * served[len(served) // 2], 3)}
+                              "served_ms_p50": round(1000 * served[len(served) // 2], 3),
+                              "after_a_vote_served_ms_p50":
+                                  round(1000 * after_vote[len(after_vote) // 2], 3),
+                              "after_a_vote_served_ms_max": round(1000 * after_vote[-1], 3),
+                              "after_a_vote_new_list_s": round(time.perf_counter() - voted, 2)}
+        result["http_ms_p50"] = _http(home)
         service.close()
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(json.dumps(result))

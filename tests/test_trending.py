@@ -202,6 +202,44 @@ def test_the_database_computes_the_documented_formula(service: Paperboy) -> None
                                                       window=window), rel=1e-9)
 
 
+def test_a_slow_list_is_served_as_it_was_while_a_thread_computes_the_new_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a month over millions of events takes seconds: views after a new signal get the kept
+    # list at once, one background computation replaces it, and a quick list never goes stale
+    import threading
+    import time
+
+    from paperboy.signals import cache as trending_cache
+
+    monkeypatch.setattr(trending_cache, "REFRESH_SHARE", 1.0)  # refresh as often as it takes
+    slow = trending_cache.QUICK_S + 0.1
+    lists = iter([["old"], ["new"], ["newer"]])
+    computing: list[str] = []
+
+    def compute(depth: int) -> list:  # type: ignore[type-arg]
+        computing.append(threading.current_thread().name)
+        time.sleep(slow)
+        return next(lists)
+
+    cache = trending_cache.TrendingCache()
+    ask = {"window": "month", "day": None, "category": None, "limit": 20, "now": NOW}
+    assert cache.get(**ask, version=1, compute=compute) == ["old"]  # nothing kept: computed
+    time.sleep(slow)  # as long as computing took: a refresh may start
+    started = time.monotonic()
+    for _ in range(5):  # a new signal: the kept list, at once, and one refresh behind it
+        assert cache.get(**ask, version=2, compute=compute) == ["old"]
+    assert time.monotonic() - started < slow
+    deadline = time.monotonic() + 10
+    while cache.get(**ask, version=2, compute=compute) != ["new"]:
+        assert time.monotonic() < deadline, "the list was not refreshed"
+        time.sleep(0.02)
+    assert computing == ["MainThread", "paperboy-trending"]
+
+    quick = trending_cache.TrendingCache()
+    quick.get(**ask, version=1, compute=lambda depth: ["a"])
+    assert quick.get(**ask, version=2, compute=lambda depth: ["b"]) == ["b"]
+
+
 def test_unknown_window_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--home", str(tmp_path), "trending", "--window", "year"])
     assert result.exit_code == 2

@@ -2,6 +2,12 @@
 recorded (the store's newest event id moves) or `INTERVAL_S` passes (windows slide with the
 clock), so a page view costs one indexed lookup instead of summing the window's events.
 
+A list that is quick to compute (under `QUICK_S`) is computed again as soon as it is out of
+date, so a vote shows on the next view. A slow one (a month over millions of events takes
+seconds) is served as it was while a background thread computes the new one, as HTTP's
+stale-while-revalidate does (RFC 5861), and not more often than its own computing time allows:
+refreshing it takes at most `REFRESH_SHARE` of one core however often signals arrive.
+
 One cache per process; a replica computes each list once per change. A list as it stood on a
 past day (`day`) is kept until a signal is recorded too, since events may arrive dated in the
 past. Readers deleted with their votes, which removes events, show within `INTERVAL_S`.
@@ -9,45 +15,98 @@ past. Readers deleted with their votes, which removes events, show within `INTER
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from paperboy.signals.trending import TrendingEntry
 
-__all__ = ["INTERVAL_S", "TrendingCache"]
+__all__ = ["INTERVAL_S", "QUICK_S", "REFRESH_SHARE", "TrendingCache"]
 
 INTERVAL_S = 300
 SHARED_LIMIT = 100  # lists are computed at least this deep, so pages of any size share them
 MAX_LISTS = 256
+QUICK_S = 0.25  # a list computed faster than this is never served out of date
+REFRESH_SHARE = 0.1  # of one core, at most, spent refreshing a slow list in the background
+
+log = logging.getLogger(__name__)
+
+Key = tuple[Any, ...]
+Stamp = tuple[int, int]
+
+
+@dataclass(slots=True)
+class _Kept:
+    stamp: Stamp
+    depth: int
+    entries: list[TrendingEntry]
+    seconds: float  # how long computing it took
+    done_at: float  # time.monotonic() when it was computed
+
+    def serves(self, limit: int) -> bool:
+        """Deep enough for `limit`, or all there is."""
+        return limit <= self.depth or len(self.entries) < self.depth
 
 
 class TrendingCache:
     def __init__(self) -> None:
-        # (window, day, category) -> (stamp, depth computed, entries)
-        self._lists: dict[tuple[Any, ...], tuple[tuple[int, int], int, list[TrendingEntry]]] = {}
+        self._lists: dict[Key, _Kept] = {}
+        self._refreshing: set[Key] = set()
         self._lock = threading.Lock()
 
     def get(self, *, window: str, day: date | None, category: str | None, limit: int,
             now: datetime, version: int,
             compute: Callable[[int], list[TrendingEntry]]) -> list[TrendingEntry]:
         """The list for these arguments; `compute(depth)` makes it when it is missing or out
-        of date (`version`: the newest signal event's id)."""
+        of date (`version`: the newest signal event's id), in the background when it is slow
+        and an older one can be served meanwhile."""
         key = (window, day, category)
         stamp = (version, int(now.timestamp() // INTERVAL_S) if day is None else 0)
         with self._lock:
             kept = self._lists.get(key)
-            if kept is not None and kept[0] == stamp:
-                _, depth, entries = kept
-                if limit <= depth or len(entries) < depth:  # deep enough, or all there is
-                    return entries[:limit]
-            depth = max(limit, SHARED_LIMIT)
-            entries = compute(depth)
+            if kept is not None and kept.serves(limit):
+                if kept.stamp == stamp:
+                    return kept.entries[:limit]
+                if kept.seconds >= QUICK_S:
+                    self._refresh_later(key, kept, stamp, compute)
+                    return kept.entries[:limit]
+        depth = max(limit, SHARED_LIMIT)
+        return self._compute(key, stamp, depth, compute)[:limit]
+
+    def _compute(self, key: Key, stamp: Stamp, depth: int,
+                 compute: Callable[[int], list[TrendingEntry]]) -> list[TrendingEntry]:
+        started = time.monotonic()
+        entries = compute(depth)
+        done = time.monotonic()
+        with self._lock:
             if len(self._lists) >= MAX_LISTS:
                 self._lists.clear()
-            self._lists[key] = (stamp, depth, entries)
-            return entries[:limit]
+            self._lists[key] = _Kept(stamp, depth, entries, done - started, done)
+        return entries
+
+    def _refresh_later(self, key: Key, kept: _Kept, stamp: Stamp,
+                       compute: Callable[[int], list[TrendingEntry]]) -> None:
+        """Start computing `key` anew in a thread, unless one is at it or the last one
+        finished too recently for the share of a core refreshing may take (holds the lock)."""
+        if key in self._refreshing or \
+                time.monotonic() - kept.done_at < kept.seconds / REFRESH_SHARE:
+            return
+        self._refreshing.add(key)
+
+        def refresh() -> None:
+            try:
+                self._compute(key, stamp, kept.depth, compute)
+            except Exception:  # the old list stays; the next view after the pause tries again
+                log.exception("refreshing the trending list %s failed", key)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name="paperboy-trending", daemon=True).start()
 
     def clear(self) -> None:
         with self._lock:
