@@ -51,6 +51,10 @@ def serve(
     """Serve the web app: pages, the JSON API (/api, /openapi.json), Atom feeds (/feeds), the
     Hugging Face compatible API (/hf) and the MCP server (/mcp)."""
     service = open_service(ctx, reads=True)  # a mistyped --home first: it costs nothing
+    if workers > 1 and not hasattr(os, "fork"):
+        err.print("[red]error:[/] --workers needs fork(), which this system lacks: serve with "
+                  "one process, or run several behind a proxy", highlight=False)
+        raise typer.Exit(2)
     listener = listen(host, port)
     if workers > 1:
         raise typer.Exit(_serve_in_workers(service, listener, workers=workers,
