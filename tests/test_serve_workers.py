@@ -88,3 +88,16 @@ def test_a_worker_that_dies_stops_the_others(home: Path, tmp_path: Path) -> None
             process.kill()
     assert "a server process exited with status 137; stopping the others" in \
         " ".join(log.read_text().split())
+
+
+def test_a_setting_the_app_cannot_use_stops_the_start_once(home: Path, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.run(
+            [sys.executable, "-m", "paperboy", "--home", str(home), "serve", "--no-schedule",
+             "--host", "127.0.0.1", "--port", str(free_port()), "--workers", "3"],
+            env={**ENV, "PAPERBOY_TRUSTED_PROXIES": "not-a-network"}, stdout=output,
+            stderr=subprocess.STDOUT, timeout=120, check=False)
+    text = log.read_text()
+    assert process.returncode == 2, text
+    assert text.count("PAPERBOY_TRUSTED_PROXIES") == 1 and "Traceback" not in text

@@ -179,6 +179,8 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
             _serve(own, listener, ready=ready, workers=workers if ready else None)
         except KeyboardInterrupt:
             pass
+        except typer.Exit as exit_:  # a start refused in words (a setting the app cannot use)
+            code = exit_.exit_code
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
         except BaseException:  # noqa: BLE001 - said on stderr, and the status says it
@@ -196,9 +198,10 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     with os.fdopen(started, "rb") as first:
         served = first.read(1) == b"."
     if not served or stopping:  # the first worker failed (it said why), or Ctrl-C came first
+        interrupted = bool(stopping)
         stop_all(signal.SIGTERM, None)
         code = _status(os.waitpid(children[0], 0)[1])
-        return 0 if stopping and not served else code
+        return 0 if interrupted else code
     for _ in range(workers - 1):
         fork_worker(None)
 
