@@ -165,7 +165,7 @@ def main() -> None:
             after_vote = []
             while True:
                 started = time.perf_counter()
-                listed = service.trending(window=window, limit=100, now=NOW)
+                listed = service.trending(window=window, limit=100, now=NOW, stale_ok=True)
                 after_vote.append(time.perf_counter() - started)
                 if listed != top or time.perf_counter() - voted > 60:
                     break

@@ -331,13 +331,14 @@ class Paperboy:
 
     def trending(self, *, window: str = "week", day: date | None = None,
                  category: str | None = None, limit: int = 100,
-                 now: datetime | None = None) -> list[TrendingEntry]:
+                 now: datetime | None = None, stale_ok: bool = False) -> list[TrendingEntry]:
         """The trending papers for a window, as they stand now or stood at the end of `day`;
-        computed once per new signal or `INTERVAL_S` (signals/cache.py)."""
+        computed once per new signal or `INTERVAL_S` (signals/cache.py). `stale_ok`, for page
+        views: a list slow to compute is served as it was while the new one is computed."""
         now = now or self.clock()
         return self._trending.get(
             window=window, day=day, category=category, limit=limit, now=now,
-            version=self.store.signals.version(),
+            version=self.store.signals.version(), stale_ok=stale_ok,
             compute=lambda depth: trending(self.store.signals, self.store.papers_by_ids,
                                            window=window, day=day, category=category,
                                            limit=depth, now=now))

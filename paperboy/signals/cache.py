@@ -4,7 +4,8 @@ clock), so a page view costs one indexed lookup instead of summing the window's 
 
 A list that is quick to compute (under `QUICK_S`) is computed again as soon as it is out of
 date, so a vote shows on the next view. A slow one (a month over millions of events takes
-seconds) is served as it was while a background thread computes the new one, as HTTP's
+seconds) is served to page views as it was while a background thread computes the new one
+(a digest or the CLI asks for the list as it stands, and waits for it), as HTTP's
 stale-while-revalidate does (RFC 5861), and not more often than its own computing time allows:
 refreshing it takes at most `REFRESH_SHARE` of one core however often signals arrive.
 
@@ -59,11 +60,12 @@ class TrendingCache:
         self._lock = threading.Lock()
 
     def get(self, *, window: str, day: date | None, category: str | None, limit: int,
-            now: datetime, version: int,
-            compute: Callable[[int], list[TrendingEntry]]) -> list[TrendingEntry]:
+            now: datetime, version: int, compute: Callable[[int], list[TrendingEntry]],
+            stale_ok: bool = False) -> list[TrendingEntry]:
         """The list for these arguments; `compute(depth)` makes it when it is missing or out
-        of date (`version`: the newest signal event's id), in the background when it is slow
-        and an older one can be served meanwhile."""
+        of date (`version`: the newest signal event's id). `stale_ok` (a page view): when
+        computing is slow, the kept list now and the new one computed in the background; else
+        (a digest, the CLI) the list as it stands, computed now if need be."""
         key = (window, day, category)
         stamp = (version, int(now.timestamp() // INTERVAL_S) if day is None else 0)
         with self._lock:
@@ -71,7 +73,7 @@ class TrendingCache:
             if kept is not None and kept.serves(limit):
                 if kept.stamp == stamp:
                     return kept.entries[:limit]
-                if kept.seconds >= QUICK_S:
+                if stale_ok and kept.seconds >= QUICK_S:
                     self._refresh_later(key, kept, stamp, compute)
                     return kept.entries[:limit]
         depth = max(limit, SHARED_LIMIT)

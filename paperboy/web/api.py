@@ -283,7 +283,8 @@ def trending(
 def trending_data(request: Request, window: str, *, category: str | None = None,
                   at: date | None = None, limit: int = 20) -> dict[str, Any]:
     service = service_of(request)
-    entries = service.trending(window=window, day=at, category=category or None, limit=limit)
+    entries = service.trending(window=window, day=at, category=category or None, limit=limit,
+                               stale_ok=True)
     found_cards = {c["id"]: c for c in cards(service.store, [e.paper for e in entries if e.paper],
                                              base_of(request))}
     return {"window": window, "at": at.isoformat() if at else None,

@@ -148,7 +148,7 @@ def daily_papers(
                                            .get("submitter") or "").casefold() == wanted]
     if sort == "trending":
         ranked = service.trending(window=window, day=min(last, service.clock().date()),
-                                  limit=DAILY_AT_MOST)
+                                  limit=DAILY_AT_MOST, stale_ok=True)
         place = {entry.id: n for n, entry in enumerate(ranked)}
         rows = sorted(rows, key=lambda row: place.get(row["id"], len(place)))
     return _shaped(request, rows[p * limit:(p + 1) * limit], hf_daily)

@@ -115,7 +115,7 @@ def build_mcp(service: Paperboy, base_url: str) -> MCPServer:
         """The papers gaining upvotes and GitHub stars fastest in a window, each with the
         numbers behind its place (Paperboy's trending ranking)."""
         entries = service.trending(window=window, category=category or None,
-                                   limit=_limit(limit))
+                                   limit=_limit(limit), stale_ok=True)
         papers = {p["id"]: p for p in shown([e.paper for e in entries if e.paper])}
         return {"window": window, "results": [entry.as_dict() | {"paper": papers.get(entry.id)}
                                               for entry in entries]}
