@@ -26,7 +26,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fixture_home(tmp_path_factory.mktemp("workers") / "home", MODEL)
 
 
-def _start(home: Path, log: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def _start(home: Path, log: Path, workers: int, *,
+           answering: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """`serve --workers N`, once its N workers are forked (and, if `answering`, it answers)."""
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -35,7 +37,8 @@ def _start(home: Path, log: Path, workers: int) -> tuple[subprocess.Popen[bytes]
             env=ENV, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
-    while len(psutil.Process(process.pid).children()) < workers or not _answers(url):
+    while len(psutil.Process(process.pid).children()) < workers or (
+            answering and not _answers(url)):
         assert process.poll() is None, f"paperboy serve exited:\n{log.read_text()}"
         assert time.monotonic() < deadline, f"{workers} workers did not start:\n{log.read_text()}"
         time.sleep(0.2)
@@ -75,10 +78,11 @@ def test_workers_answer_alike_and_stop_together_on_ctrl_c(home: Path, tmp_path: 
 
 
 def test_a_worker_that_dies_stops_the_others(home: Path, tmp_path: Path) -> None:
+    # the first worker dies as soon as the second is forked, while that one is still starting
     log = tmp_path / "serve.log"
-    process, url = _start(home, log, workers=2)
+    process, url = _start(home, log, workers=2, answering=False)
     try:
-        first, second = psutil.Process(process.pid).children()
+        first, second = sorted(psutil.Process(process.pid).children(), key=lambda p: p.pid)
         first.kill()
         assert process.wait(timeout=60) == 128 + signal.SIGKILL
         second.wait(timeout=30)

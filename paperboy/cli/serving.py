@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import socket
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from paperboy.embed import EmbedderUnavailable
 from paperboy.service import Paperboy, demo_embedder, demo_sources
 from paperboy.settings import Settings
 
+STOP_GRACE_S = 30  # how long a worker told to stop may take before it is killed
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option(
     min=0, max=65535, help="Port to listen on (0: any free port).")]
@@ -95,9 +97,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False,
-           ready: Callable[[], object] | None = None, workers: int | None = 1) -> None:
+           ready: Callable[[], object] | None = None, workers: int | None = 1,
+           held: set[signal.Signals] | None = None) -> None:
     """Serve on `listener` until stopped; `ready` is called once the indexes and the model are
-    open. `workers`: how many processes serve, said at the start (None: another says it)."""
+    open. `workers`: how many processes serve, said at the start (None: another says it).
+    `held`: signals blocked while starting, let through as serving begins (a Ctrl-C raised
+    inside a library's native code during the start can be swallowed there)."""
     import threading
 
     import uvicorn
@@ -128,6 +133,8 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
         # connection a client is about to reuse
         config = uvicorn.Config(app, log_level="warning", proxy_headers=False,
                                 timeout_keep_alive=30)
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # one that came stops us here
         uvicorn.Server(config).run(sockets=[listener])
     except KeyboardInterrupt:
         pass  # uvicorn stopped gracefully, then passed the Ctrl-C on: a clean stop, status 0
@@ -143,8 +150,8 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     The first brings the word index up to date, then the others start. Ctrl-C or SIGTERM stops
     them all gracefully; a worker that dies stops the others (a supervisor restarts the whole).
     The daily chain runs in this parent process only."""
-    import signal
     import threading
+    import time
 
     from paperboy.readers.accounts import secret_key
 
@@ -152,10 +159,10 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     service.close()  # no store connection crosses a fork
 
     children: list[int] = []
-    stopping: list[int] = []
+    stopping: list[float] = []  # when the workers were told to stop
 
-    def stop_all(signum: int, _frame: object) -> None:
-        stopping.append(signum)
+    def stop_all(_signum: int, _frame: object) -> None:
+        stopping.append(time.monotonic())
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGINT)  # what uvicorn stops gracefully on
@@ -171,12 +178,11 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
         os.setpgid(0, 0)  # Ctrl-C reaches the parent only, which stops each worker once
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         code = 0
         try:
             own = Paperboy(service.settings, embedder=service._embedder,  # noqa: SLF001
                            progress=service.progress, clock=service.clock)
-            _serve(own, listener, ready=ready, workers=workers if ready else None)
+            _serve(own, listener, ready=ready, workers=workers if ready else None, held=stops)
         except KeyboardInterrupt:
             pass
         except typer.Exit as exit_:  # a start refused in words (a setting the app cannot use)
@@ -215,9 +221,7 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     try:
         alive = set(children)
         while alive:
-            pid, status = os.wait()
-            if pid not in alive:
-                continue
+            pid, status = _wait_child(stopping, alive)
             alive.discard(pid)
             code = _status(status)
             if code and not stopping:
@@ -228,6 +232,22 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     finally:
         stop.set()
     return worst
+
+
+def _wait_child(stopping: list[float], alive: set[int]) -> tuple[int, int]:
+    """The next worker to exit, with its wait status; those still running `STOP_GRACE_S`
+    after they were told to stop (`stopping[0]`) are killed."""
+    import time
+
+    while True:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid in alive:
+            return pid, status
+        if stopping and time.monotonic() - stopping[0] > STOP_GRACE_S:
+            for other in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(other, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 def _status(wait_status: int) -> int:
