@@ -105,3 +105,17 @@ def test_a_setting_the_app_cannot_use_stops_the_start_once(home: Path, tmp_path:
     text = log.read_text()
     assert process.returncode == 2, text
     assert text.count("PAPERBOY_TRUSTED_PROXIES") == 1 and "Traceback" not in text
+
+
+def test_workers_stop_when_the_parent_is_killed_outright(home: Path, tmp_path: Path) -> None:
+    # kill -9 on the parent runs none of its code: the kernel tells each worker (Linux)
+    log = tmp_path / "serve.log"
+    process, url = _start(home, log, workers=2)
+    workers = psutil.Process(process.pid).children()
+    process.kill()
+    process.wait(timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=60)
+    for worker in alive:
+        worker.kill()
+    assert not alive, "workers outlived their parent"
+    assert not _answers(url)

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -176,6 +177,7 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             return
         os.setpgid(0, 0)  # Ctrl-C reaches the parent only, which stops each worker once
+        _stop_with_parent()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         code = 0
@@ -232,6 +234,19 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     finally:
         stop.set()
     return worst
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG),
+    so a parent killed outright leaves no worker holding the port; elsewhere, nothing."""
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
 
 
 def _wait_child(stopping: list[float], alive: set[int]) -> tuple[int, int]:
