@@ -91,6 +91,12 @@ class Paperboy:
         self._trending = TrendingCache()
         self.index_health = IndexHealth(clock)
 
+    def fresh(self) -> Paperboy:
+        """Another service with these settings, model, progress and clock, nothing opened yet
+        (for a process forked from this one: what this one opened does not cross a fork)."""
+        return Paperboy(self.settings, embedder=self._embedder, progress=self.progress,
+                        clock=self.clock)
+
     @cached_property
     def store(self) -> Store:
         if not self.settings.database_url:

@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -152,7 +153,6 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     them all gracefully; a worker that dies stops the others (a supervisor restarts the whole).
     The daily chain runs in this parent process only."""
     import threading
-    import time
 
     from paperboy.readers.accounts import secret_key
 
@@ -182,9 +182,8 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         code = 0
         try:
-            own = Paperboy(service.settings, embedder=service._embedder,  # noqa: SLF001
-                           progress=service.progress, clock=service.clock)
-            _serve(own, listener, ready=ready, workers=workers if ready else None, held=stops)
+            _serve(service.fresh(), listener, ready=ready,
+                   workers=workers if ready else None, held=stops)
         except KeyboardInterrupt:
             pass
         except typer.Exit as exit_:  # a start refused in words (a setting the app cannot use)
@@ -217,8 +216,7 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
     if schedule:
         from paperboy.schedule import start_scheduler
 
-        start_scheduler(Paperboy(service.settings, embedder=service._embedder,  # noqa: SLF001
-                                 progress=service.progress, clock=service.clock), stop)
+        start_scheduler(service.fresh(), stop)
     worst = 0
     try:
         alive = set(children)
@@ -252,8 +250,6 @@ def _stop_with_parent() -> None:
 def _wait_child(stopping: list[float], alive: set[int]) -> tuple[int, int]:
     """The next worker to exit, with its wait status; those still running `STOP_GRACE_S`
     after they were told to stop (`stopping[0]`) are killed."""
-    import time
-
     while True:
         pid, status = os.waitpid(-1, os.WNOHANG)
         if pid in alive:

@@ -57,6 +57,7 @@ class TrendingCache:
     def __init__(self) -> None:
         self._lists: dict[Key, _Kept] = {}
         self._refreshing: set[Key] = set()
+        self._key_locks: dict[Key, threading.Lock] = {}  # one computation of a list at a time
         self._lock = threading.Lock()
 
     def get(self, *, window: str, day: date | None, category: str | None, limit: int,
@@ -68,16 +69,31 @@ class TrendingCache:
         (a digest, the CLI) the list as it stands, computed now if need be."""
         key = (window, day, category)
         stamp = (version, int(now.timestamp() // INTERVAL_S) if day is None else 0)
+        if (served := self._served(key, stamp, limit, stale_ok, compute)) is not None:
+            return served
+        with self._computing(key):  # views arriving meanwhile wait for this one computation
+            if (served := self._served(key, stamp, limit, False, compute)) is not None:
+                return served
+            return self._compute(key, stamp, max(limit, SHARED_LIMIT), compute)[:limit]
+
+    def _served(self, key: Key, stamp: Stamp, limit: int, stale_ok: bool,
+                compute: Callable[[int], list[TrendingEntry]]) -> list[TrendingEntry] | None:
+        """The kept list when it is current (or, `stale_ok`, slow to compute: it is then
+        refreshed in the background); None when it must be computed now."""
         with self._lock:
             kept = self._lists.get(key)
-            if kept is not None and kept.serves(limit):
-                if kept.stamp == stamp:
-                    return kept.entries[:limit]
-                if stale_ok and kept.seconds >= QUICK_S:
-                    self._refresh_later(key, kept, stamp, compute)
-                    return kept.entries[:limit]
-        depth = max(limit, SHARED_LIMIT)
-        return self._compute(key, stamp, depth, compute)[:limit]
+            if kept is None or not kept.serves(limit):
+                return None
+            if kept.stamp == stamp:
+                return kept.entries[:limit]
+            if stale_ok and kept.seconds >= QUICK_S:
+                self._refresh_later(key, kept, stamp, compute)
+                return kept.entries[:limit]
+            return None
+
+    def _computing(self, key: Key) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     def _compute(self, key: Key, stamp: Stamp, depth: int,
                  compute: Callable[[int], list[TrendingEntry]]) -> list[TrendingEntry]:
