@@ -116,6 +116,20 @@ def build(home: Path, papers: int) -> dict[str, float]:
             "index_build_s": round(lexical_s + vector_s, 1)}
 
 
+def rebuild_words(home: Path) -> dict[str, float]:
+    """A kept home's word index refilled from its store when it was written by an older
+    schema (opening it then leaves it empty); {} when it is current."""
+    store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
+    started = time.perf_counter()
+    lexical = LexicalIndex.open(home / "index" / "lexical")
+    if lexical.rebuilt_fresh:
+        sync_lexical(store, lexical, Silent())
+    lexical.close()
+    store.close()
+    return {"lexical_build_s": round(time.perf_counter() - started, 1)} \
+        if lexical.rebuilt_fresh else {}
+
+
 def queries(count: int) -> list[str]:
     found = [q["query"] for q in json.loads(QRELS.read_text())]
     rng = random.Random(11)
@@ -134,7 +148,7 @@ def serve(home: Path, count: int, backend: str) -> dict[str, object]:
     from paperboy.index.lexical import parse_user_query
 
     store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
-    lexical = LexicalIndex.open(home / "index" / "lexical")
+    lexical = LexicalIndex.open(home / "index" / "lexical", texts=store.texts)
     vectors = HnswIndex.open(home / "index" / "vectors", model=MODEL, dim=DIM)
     embedder = load_embedder(MODEL, device="cpu", backend=backend)
     forget = getattr(embedder, "_cache", {}).clear  # each search embeds its query afresh
@@ -200,6 +214,8 @@ def main() -> None:
         result.update(build(home, args.papers))
         result["build_peak_rss_mb"] = round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    else:
+        result.update(rebuild_words(home))
     child = subprocess.run([sys.executable, __file__, "--serve", str(home), "--queries",
                             str(args.queries), "--backend", args.backend],
                            capture_output=True, text=True,

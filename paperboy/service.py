@@ -109,7 +109,7 @@ class Paperboy:
 
     @cached_property
     def lexical(self) -> LexicalIndex:
-        index = LexicalIndex.open(self.index_dir / "lexical")
+        index = LexicalIndex.open(self.index_dir / "lexical", texts=self.store.texts)
         damaged = index.rebuilt_reason not in (None, "the index is new")
         self.index_health.opened("word", index.rebuilt_reason if damaged else None)
         if damaged:

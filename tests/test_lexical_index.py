@@ -38,6 +38,25 @@ def _paper(paper_id: str, title: str, abstract: str, *, authors: list[str] | Non
             "links": {"code": code or [], "abstract": None, "pdf": None, "project": None}}
 
 
+class _Shelf(dict[str, dict[str, Any]]):
+    """Papers by id, standing in for the store that the index asks for titles and abstracts."""
+
+    def __call__(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        return {i: (self[i]["title"], self[i]["abstract"]) for i in ids if i in self}
+
+    def add(self, index: LexicalIndex, papers: list[dict[str, Any]]) -> int:
+        """Store the papers, then index them, as `paperboy ingest` does."""
+        self.update((paper["id"], paper) for paper in papers)
+        return index.upsert(papers)
+
+
+def _open(path: Path, papers: list[dict[str, Any]]) -> LexicalIndex:
+    shelf = _Shelf()
+    index = LexicalIndex.open(path, texts=shelf)
+    shelf.add(index, papers)
+    return index
+
+
 FILLER = ("We study how training dynamics evolve across many settings, datasets and model sizes, "
           "and report measurements of optimisation behaviour, generalisation gaps, calibration "
           "and robustness under distribution shift. ")
@@ -73,9 +92,7 @@ def _made_papers() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def listing(tmp_path_factory: pytest.TempPathFactory) -> LexicalIndex:
     """The 194 listing papers alone, as the eval set judges them."""
-    index = LexicalIndex.open(tmp_path_factory.mktemp("listing") / "lexical")
-    index.upsert(_listing_papers())
-    return index
+    return _open(tmp_path_factory.mktemp("listing") / "lexical", _listing_papers())
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +103,7 @@ def papers() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory,
           papers: dict[str, dict[str, Any]]) -> LexicalIndex:
-    index = LexicalIndex.open(tmp_path_factory.mktemp("mixed") / "lexical")
-    index.upsert(papers.values())
-    return index
+    return _open(tmp_path_factory.mktemp("mixed") / "lexical", list(papers.values()))
 
 
 def _titles(index: LexicalIndex, query: str, **options: Any) -> list[str]:
@@ -329,10 +344,11 @@ def test_empty_and_punctuation_queries_return_nothing(mixed: LexicalIndex) -> No
 
 
 def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
-    index = LexicalIndex.open(tmp_path / "lexical")
-    assert index.upsert([_paper("a", "Old walrus title", "x"), _paper("b", "Other", "y")]) == 2
-    assert index.upsert([_paper("a", "New narwhal title", "x"),
-                         _paper("a", "Newest narwhal title", "x")]) == 2
+    shelf = _Shelf()
+    index = LexicalIndex.open(tmp_path / "lexical", texts=shelf)
+    assert shelf.add(index, [_paper("a", "Old walrus title", "x"), _paper("b", "Other", "y")]) == 2
+    assert shelf.add(index, [_paper("a", "New narwhal title", "x"),
+                             _paper("a", "Newest narwhal title", "x")]) == 2
     assert index.count() == 2
     assert index.search("walrus") == []
     assert [hit.title_snippet for hit in index.search("narwhal")] == [
@@ -341,6 +357,26 @@ def test_upsert_replaces_and_delete_removes(tmp_path: Path) -> None:
     assert index.count() == 1 and index.search("narwhal") == []
     index.clear()
     assert index.count() == 0
+
+
+def test_the_index_keeps_ids_only_and_cuts_snippets_from_the_stores_text(tmp_path: Path,
+                                                                        ) -> None:
+    shelf = _Shelf()
+    index = LexicalIndex.open(tmp_path / "lexical", texts=shelf)
+    shelf.add(index, [_paper("a", "Walrus migration", "Walruses migrate along the coast.")])
+    raw = tantivy.Index.open(str(tmp_path / "lexical" / "tantivy")).searcher()
+    stored = raw.doc(raw.search(tantivy.Query.all_query(), 1).hits[0][1])
+    assert stored.to_dict() == {"id": ["a"]}
+    shelf["a"] = {**shelf["a"], "title": "Walrus migration, revised"}  # the store is the truth
+    [hit] = index.search("walrus")
+    assert hit.title_snippet == "<mark>Walrus</mark> migration, revised"
+    assert index.search("walruss")[0].matched_terms == ["close to: walrus, walruses"]
+    assert index.more_like_this("b") == []  # an id the index does not hold
+
+    bare = LexicalIndex.open(tmp_path / "lexical")  # no text to cut snippets from
+    [hit] = bare.search("walrus")
+    assert (hit.id, hit.matched_terms, hit.title_snippet) == ("a", ["walrus"], "")
+    assert bare.search("walruss")[0].matched_terms == []  # never "walruss" itself
 
 
 def test_watermark_and_documents_persist_across_reopen(tmp_path: Path) -> None:

@@ -200,12 +200,12 @@ class Searcher:
         if sort == "newest":
             ranked = newest_first(ranked, self.store.published_of([i for i, _ in ranked]))
         page = ranked[offset:offset + limit]
-        if lexical:
-            shown = {paper_id for paper_id, _ in page}
-            by_lexical.update((h.id, h) for h in self.lexical.explain(
-                query, [h for h in lexical if h.id in shown], found_in=lexical))
         papers = self.store.papers_by_ids([paper_id for paper_id, _ in page],
                                           columns=HIT_COLUMNS)
+        if lexical:
+            by_lexical.update((h.id, h) for h in self.lexical.explain(
+                query, [h for h in lexical if h.id in papers], found_in=lexical,
+                texts={i: (p["title"], p["abstract"]) for i, p in papers.items()}))
         for paper_id, score in page:
             paper = papers.get(paper_id)
             if paper is None:  # indexed, then removed or renamed in the store: skip it

@@ -11,6 +11,10 @@ User text never reaches tantivy's query parser: `parse_user_query` reduces it to
 phrases, and the query is assembled from term and phrase objects, so no input is a syntax error
 or an unbounded query. Filters are clauses of that query, so `limit` hits come back whenever
 that many papers match.
+
+The index keeps no copy of the papers' text, only their ids: the titles and abstracts that
+snippets and explanations are cut from come from the store (`Texts`). A stored copy was most of
+the index's size on disk and, read for each candidate's id, most of a serving process' memory.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +64,8 @@ from paperboy.models import Filters
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SCHEMA_VERSION = 2  # 2: `text` (title and abstract in one field) scores words
+SCHEMA_VERSION = 3  # 2: `text` (title and abstract in one field) scores words; 3: ids stored
+# alone
 WRITER_HEAP_BYTES = 64_000_000
 
 # one core is left to the Python thread that builds the documents
@@ -72,8 +77,11 @@ _CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.L
 
 
 __all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexBusy",
-           "LexicalIndexDamaged", "LexicalIndexError", "LexicalHits", "LexicalWriter", "UserQuery",
-           "parse_user_query"]
+           "LexicalIndexDamaged", "LexicalIndexError", "LexicalHits", "LexicalWriter", "Texts",
+           "UserQuery", "parse_user_query"]
+
+# {paper id: (title, abstract)} of the papers asked for that are stored; see the module docstring
+Texts = Callable[[Sequence[str]], Mapping[str, tuple[str, str]]]
 
 
 class LexicalIndexError(Exception):
@@ -140,9 +148,9 @@ def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     builder.add_text_field("text", tokenizer_name="en_stem")  # title and abstract: BM25
-    builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
-    builder.add_text_field("abstract", stored=True, tokenizer_name="en_stem")
-    builder.add_text_field("authors", stored=True, tokenizer_name=_NAME_TOKENIZER)
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("abstract", tokenizer_name="en_stem")
+    builder.add_text_field("authors", tokenizer_name=_NAME_TOKENIZER)
     builder.add_text_field("categories", tokenizer_name=_CATEGORY_TOKENIZER)
     # Unstemmed words for the typo-tolerant fallback: edit distance means little between
     # stems ("conditionaly" stems to "conditionali", "conditionally" to "condit").
@@ -154,16 +162,18 @@ def _schema() -> tantivy.Schema:
 
 
 class LexicalIndex:
-    """A tantivy index in one folder; open with `LexicalIndex.open(path)`.
+    """A tantivy index in one folder; open with `LexicalIndex.open(path, texts=...)`, where
+    `texts` gives the papers' titles and abstracts for snippets (without it, hits carry none).
 
     Writes take the folder's writer lock for the length of one call (or one `writer()` block),
     so another process can index between them; what they write is visible to searches when they
     return. The watermark is read from disk each time, as another process may have moved it.
     """
 
-    def __init__(self, path: Path, index: tantivy.Index, *,
+    def __init__(self, path: Path, index: tantivy.Index, *, texts: Texts | None,
                  rebuilt_fresh: bool, rebuilt_reason: str | None) -> None:
         self.path = path
+        self._texts = texts
         self.rebuilt_fresh = rebuilt_fresh
         self.rebuilt_reason = rebuilt_reason  # why the folder was recreated, for the log
         self._index: tantivy.Index | None = index
@@ -171,7 +181,7 @@ class LexicalIndex:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path) -> LexicalIndex:
+    def open(cls, path: Path, *, texts: Texts | None = None) -> LexicalIndex:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         reason = _unusable(path) or tantivy_damage(path / _TANTIVY_DIR)
@@ -185,7 +195,8 @@ class LexicalIndex:
             index = _new_tantivy(path)
         else:
             _register_tokenizers(index)
-        return cls(path, index, rebuilt_fresh=reason is not None, rebuilt_reason=reason)
+        return cls(path, index, texts=texts, rebuilt_fresh=reason is not None,
+                   rebuilt_reason=reason)
 
     def recreate(self, reason: str) -> None:
         """Start again empty in the same folder (damage found while searching): the caller
@@ -308,9 +319,11 @@ class LexicalIndex:
 
     @_reads
     def explain(self, query: str, hits: list[LexicalHit], *,
-                found_in: LexicalHits | None = None) -> list[LexicalHit]:
+                found_in: LexicalHits | None = None,
+                texts: Mapping[str, tuple[str, str]] | None = None) -> list[LexicalHit]:
         """The given hits of `search(query, explain=False)` with matched terms and snippets;
-        `found_in`, the hits that search returned, says where they are in the index."""
+        `found_in`, the hits that search returned, says where they are in the index, and
+        `texts` the papers' titles and abstracts where the caller has them already."""
         parsed = parse_user_query(query)
         compiled = _compile(self._schema, parsed)
         if compiled is None or not hits:
@@ -329,7 +342,7 @@ class LexicalIndex:
         typos = any(hit.fuzzy for hit in kept)
         explained = self._hits(searcher, found, 0, compiled.highlight,
                                compiled.typo_labels if typos else compiled.labels,
-                               parsed if typos else None)
+                               parsed if typos else None, texts)
         for hit, original in zip(explained, kept, strict=True):
             hit.rank = original.rank
         return explained
@@ -379,9 +392,8 @@ class LexicalIndex:
         own = searcher.search(Query.term_query(self._schema, "id", paper_id), limit=1).hits
         if not own:
             return []
-        doc = searcher.doc(own[0][1])
-        weights, surface = _distinctive_terms(searcher, doc.get_first("title") or "",
-                                              doc.get_first("abstract") or "")
+        title, abstract = self._texts_of([paper_id]).get(paper_id, ("", ""))
+        weights, surface = _distinctive_terms(searcher, title, abstract)
         if not weights:
             return []
         labels = []
@@ -403,13 +415,15 @@ class LexicalIndex:
     def _hits(self, searcher: tantivy.Searcher,
               found: list[tuple[float, tantivy.DocAddress, bool]], offset: int,
               highlight: Query, labels: list[tuple[str, Query]], typos: UserQuery | None,
-              ) -> list[LexicalHit]:
+              texts: Mapping[str, tuple[str, str]] | None = None) -> list[LexicalHit]:
         """Hits with their explanations. `labels` name the query's parts (words, phrases) for
-        `matched_terms`; `typos` is the query when some hits came from the typo fallback."""
+        `matched_terms`; `typos` is the query when some hits came from the typo fallback;
+        `texts` the hits' titles and abstracts, when the caller has them."""
         if not found:
             return []
-        docs = [searcher.doc(address) for _, address, _ in found]
-        ids = [doc["id"][0] for doc in docs]
+        ids = [searcher.doc(address)["id"][0] for _, address, _ in found]
+        if texts is None:
+            texts = self._texts_of(ids)
         if len(labels) == 1 and typos is None:  # every hit of the query holds its one part
             matched = {paper_id: [labels[0][0]] for paper_id in ids}
         else:
@@ -417,14 +431,15 @@ class LexicalIndex:
         titles = _snippets(searcher, highlight, self._schema, "title", 10_000)
         abstracts = _snippets(searcher, highlight, self._schema, "abstract", SNIPPET_CHARS)
         hits = []
-        for rank, ((score, _, fuzzy), doc, paper_id) in enumerate(zip(found, docs, ids,
-                                                                     strict=True),
-                                                                 start=offset + 1):
-            title = doc.get_first("title") or ""
-            abstract = doc.get_first("abstract") or ""
+        for rank, ((score, _, fuzzy), paper_id) in enumerate(zip(found, ids, strict=True),
+                                                             start=offset + 1):
+            title, abstract = texts.get(paper_id, ("", ""))
+            doc = tantivy.Document(title=title, abstract=abstract)
             doc_titles, doc_abstracts = titles, abstracts
             terms = matched[paper_id]
-            if typos is not None:  # mark the paper's spelling of the mistyped words
+            if typos is not None and paper_id not in texts:
+                terms = []  # which stored word matched the typo cannot be told without the text
+            elif typos is not None:  # mark the paper's spelling of the mistyped words
                 near = _near_spellings(typos, f"{title}\n{abstract}")
                 # say which stored word it matched, never that the paper holds the typo
                 terms = [f"close to: {', '.join(near[t][:3])}" if t in near else t
@@ -446,6 +461,9 @@ class LexicalIndex:
                 or html.escape(title),
                 fuzzy=fuzzy))
         return hits
+
+    def _texts_of(self, ids: Sequence[str]) -> Mapping[str, tuple[str, str]]:
+        return self._texts(ids) if self._texts is not None and ids else {}
 
     def _searcher(self) -> tantivy.Searcher:
         return self._open_index().searcher()

@@ -160,6 +160,12 @@ class Store:
             rows = conn.execute(select(*chosen).where(_papers.c.id.in_(list(ids))))
             return {r.id: dict(r._mapping) for r in rows}
 
+    def texts(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """{id: (title, abstract)} of the stored papers among `ids`: what the word index cuts
+        snippets from, keeping no copy of its own."""
+        return {paper_id: (row["title"], row["abstract"]) for paper_id, row
+                in self.papers_by_ids(ids, columns=("title", "abstract")).items()}
+
     def published_of(self, ids: Sequence[str]) -> dict[str, datetime | None]:
         """Each paper's first-published time (None when unknown)."""
         found: dict[str, datetime | None] = {}
