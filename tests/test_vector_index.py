@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from paperboy.embed import HashingEmbedder
-from paperboy.index.vectors import HnswIndex, VectorIndex
+from paperboy.index.vectors import SCHEMA_VERSION, HnswIndex, VectorIndex
 
 DIM = 32
 MODEL = "test-model"
@@ -142,8 +142,9 @@ def test_save_and_reopen_keeps_everything(tmp_path: Path) -> None:
 
     meta = json.loads((path / "meta.json").read_text())
     assert meta["model"] == MODEL and meta["dim"] == DIM and meta["count"] == 490
-    assert meta["schema_version"] == 1
-    assert sorted(p.name for p in path.iterdir()) == ["keys.json", "meta.json", "vectors.usearch"]
+    assert meta["schema_version"] == SCHEMA_VERSION and meta["dtype"] == "i8"
+    assert sorted(p.name for p in path.iterdir()) == ["exact.f16", "keys.json", "meta.json",
+                                                      "vectors.usearch"]
 
     again = HnswIndex.open(path, model=MODEL, dim=DIM)
     assert not again.rebuilt_fresh
@@ -219,12 +220,13 @@ def test_interrupted_save_leaves_a_whole_version(tmp_path: Path) -> None:
     # Killed after the commit marker, half-way through the renames: the new version wins.
     index.add(["new"], unit_rows(1, seed=9))
     index.save()
-    new_files = {n: (path / n).read_bytes() for n in ("vectors.usearch", "keys.json", "meta.json")}
+    new_files = {n: (path / n).read_bytes()
+                 for n in ("vectors.usearch", "keys.json", "exact.f16", "meta.json")}
     reopened.save()  # the "old" version back on disk
     for name, data in new_files.items():
         (path / f"{name}.tmp").write_bytes(data)
     (path / "vectors.usearch.tmp").replace(path / "vectors.usearch")
-    (path / "commit").write_text("vectors.usearch\nkeys.json\nmeta.json\n")
+    (path / "commit").write_text("vectors.usearch\nkeys.json\nexact.f16\nmeta.json\n")
     rolled = HnswIndex.open(path, model=MODEL, dim=DIM)
     assert not rolled.rebuilt_fresh and rolled.ids() == {"old", "new"}
     assert not (path / "commit").exists()
@@ -292,3 +294,31 @@ def test_graph_recall_at_10_on_text_like_vectors(tmp_path: Path) -> None:
     index.add([str(i) for i in range(len(vectors))], vectors)
     recall = recall_at_10(index, vectors, text_like_rows(100, seed=2))
     assert recall >= 0.95, recall
+
+
+def test_the_int8_graph_ranks_by_exact_cosines_before_and_after_a_save(tmp_path: Path) -> None:
+    # The graph walks int8 vectors; what it finds is ranked by the f16 ones in exact.f16
+    # (rows added since the last save are read from memory, older ones from the file).
+    vectors = text_like_rows(3000, seed=4)
+    ids = [str(i) for i in range(len(vectors))]
+    index = HnswIndex.open(tmp_path / "v", model=MODEL, dim=384, full_scan_threshold=0)
+    index.add(ids[:2000], vectors[:2000])
+    index.save()
+    index.add(ids[2000:], vectors[2000:])
+    query = text_like_rows(1, seed=5)[0]
+
+    def exact_ranking(hits: list[tuple[str, float]]) -> None:
+        scores = [score for _, score in hits]
+        assert scores == sorted(scores, reverse=True)
+        for paper_id, score in hits:  # int8 scores would be off by about 1e-2
+            assert score == pytest.approx(float(vectors[int(paper_id)] @ query), abs=2e-3)
+
+    hits = index.search(query, limit=20)
+    exact_ranking(hits)
+    assert {int(i) for i, _ in hits} & set(range(2000, 3000))  # pending rows are found too
+    index.close()
+    reopened = HnswIndex.open(tmp_path / "v", model=MODEL, dim=384, full_scan_threshold=0)
+    assert reopened.search(query, limit=20) == hits
+    np.testing.assert_allclose(reopened.vector("2999"), vectors[2999], atol=1e-3)
+    assert reopened.similarities(query, ["5", "2500"]) == pytest.approx(
+        {"5": float(vectors[5] @ query), "2500": float(vectors[2500] @ query)}, abs=2e-3)
