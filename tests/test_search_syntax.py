@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from paperboy.cli import app
 from paperboy.clock import FixedClock
 from paperboy.embed import HashingEmbedder
-from paperboy.index.lexical_query import parse_user_query, proximity_pairs
+from paperboy.index.lexical import LexicalIndex
+from paperboy.index.lexical_query import adjacent_pairs, parse_user_query, proximity_pairs
 from paperboy.service import Paperboy
 from paperboy.sources._text import tex_text
 from paperboy.web.app import create_app
@@ -87,6 +88,19 @@ def test_adjacent_words_score_as_pairs_but_never_two_stop_words() -> None:
         ("effect", "of"), ("of", "self"), ("self", "distil")]
     assert proximity_pairs(["on", "the", "existence"]) == [("the", "exist")]
     assert proximity_pairs(["in", "the", "of", "a"]) == []
+
+
+def test_papers_index_the_pairs_queries_ask_for_and_adjacency_ranks(tmp_path: Path) -> None:
+    # what a paper indexes is what a query asks for: the same stems, no two stop words
+    assert adjacent_pairs("The effect of self-distillation on Tensor Cores") == \
+        "the_effect effect_of of_self self_distil distil_on on_tensor tensor_core"
+    assert adjacent_pairs("in the of a") == ""
+    index = LexicalIndex.open(tmp_path / "lexical")
+    filler = "We measure throughput on many devices and report it. "
+    index.upsert([
+        {"id": "apart", "title": "Cores of the tensor", "abstract": filler + "A tensor of cores."},
+        {"id": "adjacent", "title": "Tensor cores", "abstract": filler + "Of the a cores."}])
+    assert [hit.id for hit in index.search("tensor cores")] == ["adjacent", "apart"]
 
 
 def test_latex_text_macros_are_resolved_before_indexing_and_showing() -> None:

@@ -41,6 +41,7 @@ from paperboy.index.lexical_query import (
     _NAME,
     ABSTRACT_BOOST,
     FUZZY_BELOW,
+    PAIRS,
     SNIPPET_CHARS,
     TITLE_BOOST,
     UserQuery,
@@ -57,6 +58,7 @@ from paperboy.index.lexical_query import (
     _restricted,
     _snippets,
     _utc,
+    adjacent_pairs,
     parse_user_query,
 )
 from paperboy.models import Filters
@@ -64,8 +66,8 @@ from paperboy.models import Filters
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SCHEMA_VERSION = 3  # 2: `text` (title and abstract in one field) scores words; 3: ids stored
-# alone
+SCHEMA_VERSION = 4  # 2: `text` (title and abstract in one field) scores words; 3: ids stored
+# alone; 4: adjacent word pairs indexed (`pairs`)
 WRITER_HEAP_BYTES = 64_000_000
 
 # one core is left to the Python thread that builds the documents
@@ -74,6 +76,7 @@ _META = "meta.json"
 _TANTIVY_DIR = "tantivy"
 _NAME_TOKENIZER = "paperboy_name"  # the default tokenizer plus accent folding: "Schölkopf"
 _CATEGORY_TOKENIZER = "paperboy_category"  # the whole value, lower-cased: "cs.LG" == "cs.lg"
+_PAIRS_TOKENIZER = "paperboy_pairs"  # tokens made by `adjacent_pairs`, split at spaces
 
 
 __all__ = ["SCHEMA_VERSION", "LexicalHit", "LexicalIndex", "LexicalIndexBusy",
@@ -148,6 +151,8 @@ def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     builder.add_text_field("text", tokenizer_name="en_stem")  # title and abstract: BM25
+    # the stems of each two adjacent words of `text`, for `proximity` (no positions needed)
+    builder.add_text_field("pairs", tokenizer_name=_PAIRS_TOKENIZER, index_option="freq")
     builder.add_text_field("title", tokenizer_name="en_stem")
     builder.add_text_field("abstract", tokenizer_name="en_stem")
     builder.add_text_field("authors", tokenizer_name=_NAME_TOKENIZER)
@@ -509,6 +514,7 @@ def _document(paper: dict[str, Any]) -> tantivy.Document:
         doc = tantivy.Document()
         doc.add_text("id", paper["id"])
         doc.add_text("text", f"{title}\n{abstract}")
+        doc.add_text("pairs", adjacent_pairs(f"{title}\n{abstract}"))
         doc.add_text("title", title)
         doc.add_text("title_words", title)
         doc.add_text("abstract", abstract)
@@ -559,6 +565,7 @@ def _new_tantivy(path: Path) -> tantivy.Index:
 def _register_tokenizers(index: tantivy.Index) -> None:
     index.register_tokenizer(_NAME_TOKENIZER, _NAME)
     index.register_tokenizer(_CATEGORY_TOKENIZER, _CATEGORY)
+    index.register_tokenizer(_PAIRS_TOKENIZER, PAIRS)
 
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:
