@@ -272,7 +272,7 @@ def adjacent_pairs(text: str) -> str:
     """The `pairs` field of a text: each two adjacent word stems as one token ("tensor_core"),
     but for two stop words side by side (see `proximity_pairs`) and a word beside itself."""
     words = [_stem_and_stop(word) for word in _LOWER.analyze(text)]
-    return " ".join(f"{a}_{b}" for (a, a_stop), (b, b_stop) in zip(words, words[1:], strict=False)
+    return " ".join(_pair(a, b) for (a, a_stop), (b, b_stop) in zip(words, words[1:], strict=False)
                     if a != b and not (a_stop and b_stop))
 
 
