@@ -129,10 +129,15 @@ def rebuild_stale(home: Path) -> dict[str, float]:
     """A kept home's indexes rebuilt where an older schema wrote them (opening one then
     leaves it empty); {} when both are current."""
     store = Store.open(f"sqlite:///{home / 'paperboy.sqlite3'}")
+    lexical = LexicalIndex.open(home / "index" / "lexical")
+    vectors = HnswIndex.open(home / "index" / "vectors", model=MODEL, dim=DIM)
+    stale_words, stale_vectors = lexical.rebuilt_fresh, vectors.rebuilt_fresh
+    lexical.close()
+    vectors.close()  # the graph it loaded is let go before a new one is built
     rebuilt = {}
-    if LexicalIndex.open(home / "index" / "lexical").rebuilt_fresh:
+    if stale_words:
         rebuilt["lexical_build_s"] = round(build_words(home, store), 1)
-    if HnswIndex.open(home / "index" / "vectors", model=MODEL, dim=DIM).rebuilt_fresh:
+    if stale_vectors:
         rebuilt["vector_build_s"] = round(build_vectors(home, store), 1)
     store.close()
     return rebuilt
