@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import FIXTURES, LISTING, PAPER_FIXTURES
 
-from paperboy.models import Links, PaperRecord, Version
+from paperboy.models import Filters, Links, PaperRecord, Version
 from paperboy.service import Paperboy
 from paperboy.store.tables import metadata
 
@@ -148,6 +148,41 @@ def test_a_paper_no_source_dates_takes_its_arxiv_ids_month_until_a_source_dates_
     # the undated record again leaves the source's date alone
     assert _write(service, _kaggle_without_versions(
         "2503.00002", datetime(2025, 7, 2, tzinfo=UTC))) == ["unchanged"]
+
+
+def test_listing_pages_run_newest_first_through_ties_and_into_undated_papers(
+        service: Paperboy) -> None:
+    """Pages of the newest papers, `limit` at a time, each after the previous page's last
+    (published, id), as the web's cursors read them: a day's ties by id, descending, then the
+    undated papers, with a category filter applied on both sides of that boundary."""
+    day = datetime(2025, 3, 4, tzinfo=UTC)
+    dated = [("2503.00001", day, "cs.LG"), ("2503.00002", day, "cs.CV"),
+             ("2503.00003", day, "cs.LG"), ("2503.00004", day.replace(day=5), "cs.LG")]
+    _write(service, *(PaperRecord(source="hf_daily", position=f"paper {n}", arxiv_id=arxiv_id,
+                                  title=f"Paper {arxiv_id}", categories=[category],
+                                  published=published)
+                      for n, (arxiv_id, published, category) in enumerate(dated)),
+           *(PaperRecord(source="listing", position=f"line {n}", title=f"Undated {n}",
+                         categories=["cs.LG"] if n != 1 else [])
+             for n in range(3)))
+
+    def pages(filters: Filters, limit: int) -> list[list[str]]:
+        shown, after = [], None
+        while rows := service.store.listing(filters, limit=limit, after=after):
+            shown.append([row["title"] for row in rows])
+            after = (rows[-1]["published"], rows[-1]["id"])
+        return shown
+
+    undated = [row["title"] for row in sorted(
+        (service.store.paper_by_title(f"Undated {n}") for n in range(3)),
+        key=lambda row: row["id"], reverse=True)]
+    everything = ["Paper 2503.00004", "Paper 2503.00003", "Paper 2503.00002",
+                  "Paper 2503.00001", *undated]
+    assert sum(pages(Filters(), 10), []) == everything
+    assert pages(Filters(), 3) == [everything[:3], everything[3:6], everything[6:]]
+    assert sum(pages(Filters(), 1), []) == everything
+    learning = [title for title in everything if title not in ("Paper 2503.00002", "Undated 1")]
+    assert pages(Filters(category="CS.lg"), 2) == [learning[:2], learning[2:4], learning[4:]]
 
 
 def test_only_http_links_from_sources_are_kept_and_shown(service: Paperboy) -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select, tuple_
 
 from paperboy.models import Filters, PaperRecord
 from paperboy.sources._text import normalize_doi, parse_arxiv_id, title_key
@@ -111,19 +111,29 @@ class Store:
     def listing(self, filters: Filters, *, limit: int,
                 after: tuple[datetime | None, str] | None = None) -> list[dict[str, Any]]:
         """Papers passing `filters`, newest first (undated last, then by id, descending),
-        starting after the (published, id) of the last paper of the previous page."""
+        starting after the (published, id) of the last paper of the previous page.
+
+        Dated and undated papers are read apart, each in the order of the (published, id)
+        index read backwards, so a page reads about `limit` rows: one query ordering undated
+        papers last (`published IS NULL` first in ORDER BY) sorted the whole table on every
+        page view, 40 ms at 33k papers and seconds at a million."""
         published, paper_id = _papers.c.published, _papers.c.id
-        query = select(_papers).where(*paper_filters(self.engine.dialect.name, filters))
-        if after is not None:
-            when, last = after
-            if when is None:
-                query = query.where(published.is_(None), paper_id < last)
-            else:
-                query = query.where(or_(published < when, published.is_(None),
-                                        (published == when) & (paper_id < last)))
-        query = query.order_by(published.is_(None), published.desc(), paper_id.desc())
+        conditions = paper_filters(self.engine.dialect.name, filters)
+        rows: list[dict[str, Any]] = []
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+            if after is None or after[0] is not None:
+                dated = select(_papers).where(published.is_not(None), *conditions)
+                if after is not None:
+                    dated = dated.where(tuple_(published, paper_id) < tuple_(*after))
+                rows = [dict(r._mapping) for r in conn.execute(
+                    dated.order_by(published.desc(), paper_id.desc()).limit(limit))]
+            if len(rows) < limit:
+                undated = select(_papers).where(published.is_(None), *conditions)
+                if after is not None and after[0] is None:
+                    undated = undated.where(paper_id < after[1])
+                rows += [dict(r._mapping) for r in conn.execute(
+                    undated.order_by(paper_id.desc()).limit(limit - len(rows)))]
+        return rows
 
     def days_around(self, start: datetime, end: datetime) -> tuple[datetime | None,
                                                                   datetime | None]:

@@ -61,7 +61,7 @@ papers = Table(
     Column("authors", Json, nullable=False),
     Column("categories", Json, nullable=False),
     Column("primary_category", String(64), index=True),
-    Column("published", UTCDateTime, index=True),
+    Column("published", UTCDateTime),
     # None: a source's own date; "day" or "month": worked out from the arXiv id (store/merge.py)
     Column("published_precision", String(8)),
     Column("updated", UTCDateTime),
@@ -76,6 +76,8 @@ papers = Table(
     Column("sources", Json, nullable=False),
     Column("first_seen", UTCDateTime, nullable=False, index=True),  # what a digest calls new
     Column("last_changed", UTCDateTime, nullable=False, index=True),
+    # listings (newest first, ties by id) read it backwards; date filters read its ranges
+    Index("ix_papers_published_id", "published", "id"),
 )
 
 # When a paper first known by its title (or DOI) later gets an arXiv id, its id changes to the
