@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -75,6 +76,32 @@ def test_workers_answer_alike_and_stop_together_on_ctrl_c(home: Path, tmp_path: 
     text = log.read_text()
     assert text.count("Paperboy is serving") == 1 and "in 2 processes" in text
     assert "Traceback" not in text
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(home: Path,
+                                                                tmp_path: Path) -> None:
+    """A client's pool (a proxy, a load generator) opens its keep-alive connections in one
+    burst; each worker gets a share of them, not whichever worker woke first all of them."""
+    process, url = _start(home, tmp_path / "serve.log", workers=2)
+    port = int(url.rsplit(":", 1)[1])
+    connections: list[socket.socket] = []
+    try:
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=30)
+                       for _ in range(40)]
+        for connection in connections:  # answered: accepted by a worker, kept alive
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+        held = [sum(1 for c in worker.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+                for worker in psutil.Process(process.pid).children()]
+        assert sum(held) == 40
+        assert min(held) >= 8, f"connections per worker: {held}"
+    finally:
+        for connection in connections:
+            connection.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
 
 
 def test_a_worker_that_dies_stops_the_others(home: Path, tmp_path: Path) -> None:

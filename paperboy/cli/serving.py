@@ -59,7 +59,7 @@ def serve(
         err.print("[red]error:[/] --workers needs fork(), which this system lacks: serve with "
                   "one process, or run several behind a proxy", highlight=False)
         raise typer.Exit(2)
-    listener = listen(host, port)
+    listener = listen(host, port, shared=workers > 1)
     if workers > 1:
         raise typer.Exit(_serve_in_workers(service, listener, workers=workers,
                                            schedule=schedule))
@@ -79,16 +79,24 @@ def mcp_stdio(ctx: typer.Context) -> None:
     build_mcp(service, base.rstrip("/")).run("stdio")
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
     """A socket listening on host:port, opened before any slow work so that a port in use is
-    said at once; port 0 takes any free one."""
+    said at once; port 0 takes any free one. `shared` (several workers, where the system has
+    SO_REUSEPORT): the socket only holds the address, and each worker listens on its own socket
+    there (`listen_beside`), among which the kernel spreads new connections evenly. On one
+    shared listening socket the worker that wakes first accepts every waiting connection (50
+    clients connecting at once: one worker served three quarters of the requests)."""
+    shared = shared and hasattr(socket, "SO_REUSEPORT")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM)[0]
         listener = socket.socket(family, kind, proto)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind(address)
-        listener.listen(2048)
+        if not shared:
+            listener.listen(2048)
     except OSError as error:
         reason = "the port is in use (pick another with --port, or --port 0 for any free one)" \
             if error.errno == errno.EADDRINUSE else error.strerror or str(error)
@@ -96,6 +104,19 @@ def listen(host: str, port: int) -> socket.socket:
         raise typer.Exit(1) from None
     listener.set_inheritable(True)
     return listener
+
+
+def listen_beside(held: socket.socket) -> socket.socket:
+    """A worker's own listening socket at the address `held` holds (`listen(shared=True)`), or
+    `held` itself where it already listens (no SO_REUSEPORT)."""
+    if held.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        return held
+    own = socket.socket(held.family, held.type, held.proto)
+    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    own.bind(held.getsockname())
+    own.listen(2048)
+    return own
 
 
 def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False,
@@ -146,9 +167,10 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
 
 def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: int,
                       schedule: bool) -> int:
-    """`workers` processes serving on one listening socket, as a pre-fork server does; the
-    exit status. Each is forked before anything but the store is opened here (tantivy, ONNX
-    Runtime and usearch keep threads a fork would not copy) and opens its own indexes and model.
+    """`workers` processes serving on one address (each on its own socket where the system
+    allows, see `listen`), as a pre-fork server does; the exit status. Each is forked before
+    anything but the store is opened here (tantivy, ONNX Runtime and usearch keep threads a
+    fork would not copy) and opens its own indexes and model.
     The first brings the word index up to date, then the others start. Ctrl-C or SIGTERM stops
     them all gracefully; a worker that dies stops the others (a supervisor restarts the whole).
     The daily chain runs in this parent process only."""
@@ -182,7 +204,7 @@ def _serve_in_workers(service: Paperboy, listener: socket.socket, *, workers: in
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         code = 0
         try:
-            _serve(service.fresh(), listener, ready=ready,
+            _serve(service.fresh(), listen_beside(listener), ready=ready,
                    workers=workers if ready else None, held=stops)
         except KeyboardInterrupt:
             pass
