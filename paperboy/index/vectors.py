@@ -385,9 +385,14 @@ class HnswIndex:
     def _exact_rows(self, keys: Sequence[int]) -> np.ndarray:
         """The f32 vectors of `keys` (each a key in use), from the rows added since the last
         save or from exact.f16."""
-        rows = np.empty((len(keys), self.dim), dtype=EXACT_DTYPE)
         size = self._row_bytes
         fd = self._exact.fileno() if self._exact is not None else None
+        if fd is not None and not self._pending:  # serving: one copy, no array per row
+            read = os.pread
+            return np.frombuffer(b"".join([read(fd, size, key * size) for key in keys]),
+                                 dtype=EXACT_DTYPE).reshape(len(keys), self.dim) \
+                .astype(np.float32)
+        rows = np.empty((len(keys), self.dim), dtype=EXACT_DTYPE)
         for n, key in enumerate(keys):
             row = self._pending.get(key)
             if row is None:
