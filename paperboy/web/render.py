@@ -15,8 +15,12 @@ from starlette.responses import Response
 from paperboy.signals.trending import WINDOWS
 from paperboy.web.session import current_reader
 
+# The templates ship with the package and do not change while it serves: with auto_reload on,
+# Jinja stats every template (and each it extends or includes) on every page, which was 60% of
+# a search page's rendering under load (py-spy, bench/serve.py).
 templates = Jinja2Templates(env=Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True))
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+    auto_reload=False))
 templates.env.globals["windows"] = list(WINDOWS)
 templates.env.filters["day"] = lambda value: (value or "")[:10]
 
