@@ -157,7 +157,9 @@ def test_a_lost_worker_costs_only_its_batch(
     summary = service.embed(ray_address="local", limit=64)
     assert len(watch.killed) == 1
     assert summary.embedded == 64 and watch.updates[-1] == 64
-    first = {paper_id: minilm_reference[paper_id] for paper_id in sorted(minilm_reference)[:64]}
+    # these papers are undated, so they are embedded by id, descending
+    first = {paper_id: minilm_reference[paper_id]
+             for paper_id in sorted(minilm_reference)[-64:]}
     _assert_same_vectors(_stored(service, "all-MiniLM-L6-v2"), first, atol=1e-5)
     service.close()
 
@@ -197,7 +199,8 @@ def test_a_limited_run_embeds_the_first_papers_in_order_and_the_next_run_the_res
         local_ray: None, tmp_path: Path, hashing_reference: dict[str, np.ndarray]) -> None:
     service = _ingested(tmp_path / "home", "hashing-64")
     assert service.embed(limit=50, ray_address="local").embedded == 50
-    assert sorted(_stored(service, "hashing-64")) == sorted(hashing_reference)[:50]
+    # undated papers, so by id, descending
+    assert sorted(_stored(service, "hashing-64")) == sorted(hashing_reference)[-50:]
     assert service.embed(ray_address="local").embedded == PAPERS - 50
     _assert_same_vectors(_stored(service, "hashing-64"), hashing_reference)
     service.close()

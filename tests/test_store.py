@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import FIXTURES, LISTING, PAPER_FIXTURES
 
 from paperboy.models import Filters, Links, PaperRecord, Version
 from paperboy.service import Paperboy
+from paperboy.store.embeddings import cursor_of
 from paperboy.store.tables import metadata
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -183,6 +185,39 @@ def test_listing_pages_run_newest_first_through_ties_and_into_undated_papers(
     assert sum(pages(Filters(), 1), []) == everything
     learning = [title for title in everything if title not in ("Paper 2503.00002", "Undated 1")]
     assert pages(Filters(category="CS.lg"), 2) == [learning[:2], learning[2:4], learning[4:]]
+
+
+def test_papers_to_embed_come_newest_first_in_batches_and_skip_embedded_ones(
+        service: Paperboy) -> None:
+    """What `paperboy embed` asks for, batch after batch (each after the last one's paper):
+    dated papers newest first, then undated ones, never one the model has a vector for."""
+    day = datetime(2025, 3, 4, tzinfo=UTC)
+    _write(service, *(PaperRecord(source="hf_daily", position=f"paper {n}", arxiv_id=arxiv_id,
+                                  title=f"Paper {arxiv_id}", published=published)
+                      for n, (arxiv_id, published) in enumerate([
+                          ("2503.00001", day), ("2503.00002", day), ("2503.00003", day),
+                          ("2503.00004", day.replace(day=5))])),
+           *(PaperRecord(source="listing", position=f"line {n}", title=f"Undated {n}")
+             for n in range(3)))
+    embeddings = service.store.embeddings
+    with service.store.transaction() as conn:  # one dated and one undated have vectors
+        embeddings.save(conn, "m", [service.store.paper_by_title("Undated 1")["id"],
+                                    "2503.00002"], np.ones((2, 4), dtype=np.float32), NOW)
+
+    def batches(size: int) -> list[list[str]]:
+        found, after = [], None
+        while papers := embeddings.missing("m", limit=size, after=after):
+            found.append([paper["title"] for paper in papers])
+            after = cursor_of(papers[-1])
+        return found
+
+    undated = [row["title"] for row in sorted(
+        (service.store.paper_by_title(f"Undated {n}") for n in (0, 2)),
+        key=lambda row: row["id"], reverse=True)]
+    wanted = ["Paper 2503.00004", "Paper 2503.00003", "Paper 2503.00001", *undated]
+    assert batches(2) == [wanted[:2], wanted[2:4], wanted[4:]]
+    assert sum(batches(1), []) == wanted == sum(batches(10), [])
+    assert len(embeddings.missing("another model", limit=10)) == 7
 
 
 def test_only_http_links_from_sources_are_kept_and_shown(service: Paperboy) -> None:

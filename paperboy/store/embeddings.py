@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, delete, func, or_, select
+from sqlalchemy import Connection, Engine, delete, exists, func, select, tuple_
 
 from paperboy.store import tables
 
@@ -35,33 +35,34 @@ class Embeddings:
             return conn.execute(select(func.count()).select_from(_vectors).where(
                 _vectors.c.model == model)).scalar_one()
 
-    def stamp(self, model: str) -> str:
-        """Changes whenever this model's vectors change: count and newest write time."""
-        with self.engine.connect() as conn:
-            count, newest = conn.execute(select(func.count(), func.max(_vectors.c.created_at))
-                                         .where(_vectors.c.model == model)).one()
-        return f"{count}@{newest.isoformat() if newest else '-'}"
-
     def missing(self, model: str, *, limit: int, after: EmbedCursor | None = None,
                 ) -> list[dict[str, Any]]:
-        """Papers with no vector from `model`, newest first (undated ones last, then by id),
-        after the paper `after` names if given: the papers readers look at get theirs first."""
-        undated = _papers.c.published.is_(None)
-        query = (select(_papers.c.id, _papers.c.title, _papers.c.abstract, _papers.c.published)
-                 .outerjoin(_vectors, (_vectors.c.paper_id == _papers.c.id)
-                            & (_vectors.c.model == model))
-                 .where(_vectors.c.paper_id.is_(None))
-                 .order_by(undated, _papers.c.published.desc(), _papers.c.id).limit(limit))
-        if after is not None:
-            published, paper_id = after
-            if published is None:
-                query = query.where(undated, _papers.c.id > paper_id)
-            else:
-                query = query.where(or_(undated, _papers.c.published < published,
-                                        (_papers.c.published == published)
-                                        & (_papers.c.id > paper_id)))
+        """Papers with no vector from `model`, newest first (a day's by id, descending; undated
+        ones last), after the paper `after` names if given: the papers readers look at get
+        theirs first.
+
+        Read as the listings are (`Store.listing`): the dated papers in the order of the
+        (published, id) index read backwards, then the undated ones, so a batch reads about
+        the papers it returns (and those embedded among them). Ordering undated papers last in
+        one query sorted every paper on each batch: 8-9 s a batch at 1M papers."""
+        published, paper_id = _papers.c.published, _papers.c.id
+        unembedded = ~exists().where(_vectors.c.paper_id == paper_id, _vectors.c.model == model)
+        columns = (paper_id, _papers.c.title, _papers.c.abstract, published)
+        rows: list[dict[str, Any]] = []
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            if after is None or after[0] is not None:
+                dated = select(*columns).where(published.is_not(None), unembedded)
+                if after is not None:
+                    dated = dated.where(tuple_(published, paper_id) < tuple_(*after))
+                rows = [dict(r._mapping) for r in conn.execute(
+                    dated.order_by(published.desc(), paper_id.desc()).limit(limit))]
+            if len(rows) < limit:
+                undated = select(*columns).where(published.is_(None), unembedded)
+                if after is not None and after[0] is None:
+                    undated = undated.where(paper_id < after[1])
+                rows += [dict(r._mapping) for r in conn.execute(
+                    undated.order_by(paper_id.desc()).limit(limit - len(rows)))]
+        return rows
 
     def dim(self, model: str) -> int | None:
         """The dimension of this model's stored vectors; None when it has none."""

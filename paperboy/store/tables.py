@@ -99,6 +99,8 @@ embeddings = Table(
     Column("dim", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # how many vectors a model has (/healthz, opening the vector index) without reading them
+    Index("ix_embeddings_model", "model"),
 )
 
 # Resumable work: OAI-PMH resumption tokens and last harvested dates, file ingest checkpoints.
