@@ -402,11 +402,14 @@ class HnswIndex:
         return rows.astype(np.float32)
 
     def _reranked(self, query: np.ndarray, keys: Sequence[int]) -> list[tuple[int, float]]:
-        """(key, cosine) of `keys` by their exact vectors, best first (ties by key)."""
+        """(key, cosine) of `keys` by their exact vectors, best first; ties by paper id, as
+        the word index orders them, so the order is the same however the graph was filled (a
+        rebuild from the store adds the papers in another order than `paperboy embed` did)."""
         if not len(keys):
             return []
         similarity = self._exact_rows(keys) @ query
-        order = np.lexsort((np.asarray(keys, dtype=np.int64), -similarity))
+        ids = np.array([self._id_of_key[key] or "" for key in keys])
+        order = np.lexsort((ids, -similarity))
         return [(int(keys[i]), float(similarity[i])) for i in order]
 
     def close(self) -> None:
