@@ -129,9 +129,10 @@ def test_embedding_serves_the_newest_papers_first_and_resumes_where_it_stopped(
                        embedder=HashingEmbedder(dim=64))
     partial.ingest([str(f) for f in PAPER_FIXTURES])
     papers = partial.store.papers_by_ids(sorted(partial.store.ids_matching(Filters())))
-    # newest first, the undated last, ties by id
-    expected = sorted(papers.values(), key=lambda p: (
-        p["published"] is None, -(p["published"].timestamp() if p["published"] else 0), p["id"]))
+    # newest first, the undated last, ties by id, descending (as listings show them)
+    by_id = sorted(papers.values(), key=lambda p: p["id"], reverse=True)
+    expected = sorted(by_id, key=lambda p: (
+        p["published"] is None, -(p["published"].timestamp() if p["published"] else 0)))
     order = [p["id"] for p in expected]
     assert papers[order[0]]["published"] is not None and papers[order[-1]]["published"] is None
 
