@@ -11,15 +11,16 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, delete, exists, func, select, tuple_
+from sqlalchemy import Connection, Engine, delete, exists, func, select
 
 from paperboy.store import tables
+from paperboy.store.newest import Cursor, newest_first
 
 _vectors = tables.embeddings
 _papers = tables.papers
 
 # Where a run of `missing` stopped: the last paper's (published, id).
-EmbedCursor = tuple[datetime | None, str]
+EmbedCursor = Cursor
 
 
 def cursor_of(paper: dict[str, Any]) -> EmbedCursor:
@@ -38,31 +39,14 @@ class Embeddings:
     def missing(self, model: str, *, limit: int, after: EmbedCursor | None = None,
                 ) -> list[dict[str, Any]]:
         """Papers with no vector from `model`, newest first (a day's by id, descending; undated
-        ones last), after the paper `after` names if given: the papers readers look at get
-        theirs first.
-
-        Read as the listings are (`Store.listing`): the dated papers in the order of the
-        (published, id) index read backwards, then the undated ones, so a batch reads about
-        the papers it returns (and those embedded among them). Ordering undated papers last in
-        one query sorted every paper on each batch: 8-9 s a batch at 1M papers."""
-        published, paper_id = _papers.c.published, _papers.c.id
-        unembedded = ~exists().where(_vectors.c.paper_id == paper_id, _vectors.c.model == model)
-        columns = (paper_id, _papers.c.title, _papers.c.abstract, published)
-        rows: list[dict[str, Any]] = []
+        ones last: `store/newest.py`), after the paper `after` names if given: the papers
+        readers look at get theirs first."""
+        unembedded = ~exists().where(_vectors.c.paper_id == _papers.c.id,
+                                     _vectors.c.model == model)
+        query = select(_papers.c.id, _papers.c.title, _papers.c.abstract,
+                       _papers.c.published).where(unembedded)
         with self.engine.connect() as conn:
-            if after is None or after[0] is not None:
-                dated = select(*columns).where(published.is_not(None), unembedded)
-                if after is not None:
-                    dated = dated.where(tuple_(published, paper_id) < tuple_(*after))
-                rows = [dict(r._mapping) for r in conn.execute(
-                    dated.order_by(published.desc(), paper_id.desc()).limit(limit))]
-            if len(rows) < limit:
-                undated = select(*columns).where(published.is_(None), unembedded)
-                if after is not None and after[0] is None:
-                    undated = undated.where(paper_id < after[1])
-                rows += [dict(r._mapping) for r in conn.execute(
-                    undated.order_by(paper_id.desc()).limit(limit - len(rows)))]
-        return rows
+            return newest_first(conn, query, limit=limit, after=after)
 
     def dim(self, model: str) -> int | None:
         """The dimension of this model's stored vectors; None when it has none."""

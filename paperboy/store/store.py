@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from paperboy.models import Filters, PaperRecord
 from paperboy.sources._text import normalize_doi, parse_arxiv_id, title_key
@@ -24,6 +24,7 @@ from paperboy.store.filters import paper_filters
 from paperboy.store.leases import Leases
 from paperboy.store.library import Library
 from paperboy.store.merge import TITLE_KEY_LENGTH
+from paperboy.store.newest import Cursor, newest_first
 from paperboy.store.readers import Readers
 from paperboy.store.runs import Runs
 from paperboy.store.sessions import ReaderSessions
@@ -109,31 +110,13 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def listing(self, filters: Filters, *, limit: int,
-                after: tuple[datetime | None, str] | None = None) -> list[dict[str, Any]]:
+                after: Cursor | None = None) -> list[dict[str, Any]]:
         """Papers passing `filters`, newest first (undated last, then by id, descending),
-        starting after the (published, id) of the last paper of the previous page.
-
-        Dated and undated papers are read apart, each in the order of the (published, id)
-        index read backwards, so a page reads about `limit` rows: one query ordering undated
-        papers last (`published IS NULL` first in ORDER BY) sorted the whole table on every
-        page view, 40 ms at 33k papers and seconds at a million."""
-        published, paper_id = _papers.c.published, _papers.c.id
-        conditions = paper_filters(self.engine.dialect.name, filters)
-        rows: list[dict[str, Any]] = []
+        starting after the (published, id) of the last paper of the previous page
+        (`store/newest.py`)."""
         with self.engine.connect() as conn:
-            if after is None or after[0] is not None:
-                dated = select(_papers).where(published.is_not(None), *conditions)
-                if after is not None:
-                    dated = dated.where(tuple_(published, paper_id) < tuple_(*after))
-                rows = [dict(r._mapping) for r in conn.execute(
-                    dated.order_by(published.desc(), paper_id.desc()).limit(limit))]
-            if len(rows) < limit:
-                undated = select(_papers).where(published.is_(None), *conditions)
-                if after is not None and after[0] is None:
-                    undated = undated.where(paper_id < after[1])
-                rows += [dict(r._mapping) for r in conn.execute(
-                    undated.order_by(paper_id.desc()).limit(limit - len(rows)))]
-        return rows
+            return newest_first(conn, select(_papers).where(
+                *paper_filters(self.engine.dialect.name, filters)), limit=limit, after=after)
 
     def days_around(self, start: datetime, end: datetime) -> tuple[datetime | None,
                                                                   datetime | None]:
