@@ -44,23 +44,25 @@ from paperboy.index.lexical_query import (
     PAIRS,
     SNIPPET_CHARS,
     TITLE_BOOST,
+    Marks,
     UserQuery,
     _boosted,
     _compile,
     _Compiled,
     _distinctive_terms,
     _filter_clauses,
+    _held_labels,
     _lead,
-    _marked,
+    _Marker,
     _matched_labels,
     _near_spellings,
     _operator_clauses,
     _restricted,
-    _snippets,
     _utc,
     adjacent_pairs,
     parse_user_query,
 )
+from paperboy.index.marks import marked, passage
 from paperboy.models import Filters
 
 P = ParamSpec("P")
@@ -184,6 +186,8 @@ class LexicalIndex:
         self._index: tantivy.Index | None = index
         self._schema = index.schema
         self._lock = threading.Lock()
+        # a search and the explanation of its page assemble the same query: once
+        self._compiled = functools.lru_cache(maxsize=64)(self._compile)
 
     @classmethod
     def open(cls, path: Path, *, texts: Texts | None = None) -> LexicalIndex:
@@ -290,8 +294,7 @@ class LexicalIndex:
         With `explain=False` hits carry only id, score, rank and `fuzzy`: a caller that shows
         few of many candidates (hybrid search) explains just those with `explain()`.
         """
-        parsed = parse_user_query(query)
-        compiled = _compile(self._schema, parsed)
+        parsed, compiled = self._compiled(query)
         if compiled is None or limit <= 0:
             return LexicalHits()
         offset = max(0, offset)
@@ -316,9 +319,9 @@ class LexicalIndex:
                               in zip(hits, found, strict=True)}
         else:
             typos = any(fuzzy for _, _, fuzzy in found)
-            hits = LexicalHits(self._hits(searcher, found, offset, compiled.highlight,
+            hits = LexicalHits(self._hits(searcher, found, offset, compiled.marks,
                                           compiled.typo_labels if typos else compiled.labels,
-                                          parsed if typos else None))
+                                          compiled.label_stems, parsed if typos else None))
         hits.total = total
         return hits
 
@@ -329,8 +332,7 @@ class LexicalIndex:
         """The given hits of `search(query, explain=False)` with matched terms and snippets;
         `found_in`, the hits that search returned, says where they are in the index, and
         `texts` the papers' titles and abstracts where the caller has them already."""
-        parsed = parse_user_query(query)
-        compiled = _compile(self._schema, parsed)
+        parsed, compiled = self._compiled(query)
         if compiled is None or not hits:
             return hits
         ids = [hit.id for hit in hits]
@@ -345,9 +347,10 @@ class LexicalIndex:
         kept = [hit for hit in hits if hit.id in address]
         found = [(hit.score, address[hit.id], hit.fuzzy) for hit in kept]
         typos = any(hit.fuzzy for hit in kept)
-        explained = self._hits(searcher, found, 0, compiled.highlight,
+        explained = self._hits(searcher, found, 0, compiled.marks,
                                compiled.typo_labels if typos else compiled.labels,
-                               parsed if typos else None, texts)
+                               compiled.label_stems, parsed if typos else None, texts,
+                               ids=[hit.id for hit in kept])
         for hit, original in zip(explained, kept, strict=True):
             hit.rank = original.rank
         return explained
@@ -358,12 +361,16 @@ class LexicalIndex:
         parsed = parse_user_query(query)
         if not parsed.constrained or not ids:
             return set(ids)
-        clauses = _operator_clauses(self._schema, parsed, [], [])
+        clauses = _operator_clauses(self._schema, parsed, [], Marks())
         searcher = self._searcher()
         found = searcher.search(Query.boolean_query(
             [(Occur.Must, Query.term_set_query(self._schema, "id", ids))] + clauses),
             limit=len(ids)).hits
         return {searcher.doc(address)["id"][0] for _, address in found}
+
+    def _compile(self, query: str) -> tuple[UserQuery, _Compiled | None]:
+        parsed = parse_user_query(query)
+        return parsed, _compile(self._schema, parsed)
 
     def _with_typos(self, searcher: tantivy.Searcher, compiled: _Compiled,
                     restrict: list[Query], count: int, wanted: int,
@@ -415,33 +422,42 @@ class LexicalIndex:
             + [(Occur.Must, clause) for clause in _filter_clauses(self._schema, filters)])
         found = [(score, address, False)
                  for score, address in searcher.search(query, limit=limit).hits]
-        return self._hits(searcher, found, 0, text_query, labels, None)
+        marks = Marks()
+        marks.add(weights)
+        return self._hits(searcher, found, 0, marks, labels,
+                          [frozenset((stem,)) for stem in weights], None)
 
     def _hits(self, searcher: tantivy.Searcher,
               found: list[tuple[float, tantivy.DocAddress, bool]], offset: int,
-              highlight: Query, labels: list[tuple[str, Query]], typos: UserQuery | None,
-              texts: Mapping[str, tuple[str, str]] | None = None) -> list[LexicalHit]:
-        """Hits with their explanations. `labels` name the query's parts (words, phrases) for
-        `matched_terms`; `typos` is the query when some hits came from the typo fallback;
-        `texts` the hits' titles and abstracts, when the caller has them."""
+              marks: Marks, labels: list[tuple[str, Query]],
+              stems: list[frozenset[str] | None], typos: UserQuery | None,
+              texts: Mapping[str, tuple[str, str]] | None = None,
+              ids: list[str] | None = None) -> list[LexicalHit]:
+        """Hits with their explanations. `marks` are the stems to mark in snippets; `labels`
+        name the query's parts (words, phrases) for `matched_terms`, and `stems` say which
+        stems match each (`_Compiled.label_stems`); `typos` is the query when some hits came
+        from the typo fallback; `texts` the hits' titles and abstracts, and `ids` their ids,
+        when the caller has them.
+
+        A paper's matched labels are read off the words marked in its title and abstract
+        (every match, as the text field holds the same stems), so explaining a page asks the
+        index nothing more."""
         if not found:
             return []
-        ids = [searcher.doc(address)["id"][0] for _, address, _ in found]
+        if ids is None:
+            ids = [searcher.doc(address)["id"][0] for _, address, _ in found]
         if texts is None:
             texts = self._texts_of(ids)
-        if len(labels) == 1 and typos is None:  # every hit of the query holds its one part
-            matched = {paper_id: [labels[0][0]] for paper_id in ids}
-        else:
-            matched = _matched_labels(searcher, self._schema, labels, found, ids)
-        titles = _snippets(searcher, highlight, self._schema, "title", 10_000)
-        abstracts = _snippets(searcher, highlight, self._schema, "abstract", SNIPPET_CHARS)
+        asked = {paper_id: address for paper_id, (_, address, _) in zip(ids, found, strict=True)
+                 if typos is not None or paper_id not in texts}
+        matched = _matched_labels(searcher, self._schema, labels, asked) if asked else {}
+        marker = _Marker(searcher)
         hits = []
         for rank, ((score, _, fuzzy), paper_id) in enumerate(zip(found, ids, strict=True),
                                                              start=offset + 1):
             title, abstract = texts.get(paper_id, ("", ""))
-            doc = tantivy.Document(title=title, abstract=abstract)
-            doc_titles, doc_abstracts = titles, abstracts
-            terms = matched[paper_id]
+            in_title, in_abstract = marks.title, marks.abstract
+            terms = matched.get(paper_id, [])
             if typos is not None and paper_id not in texts:
                 terms = []  # which stored word matched the typo cannot be told without the text
             elif typos is not None:  # mark the paper's spelling of the mistyped words
@@ -449,21 +465,19 @@ class LexicalIndex:
                 # say which stored word it matched, never that the paper holds the typo
                 terms = [f"close to: {', '.join(near[t][:3])}" if t in near else t
                          for t in terms]
-                stems = [stem for words in near.values() for word in words
-                         for stem in _EN.analyze(word)]
-                if stems:
-                    marked = Query.boolean_query([(Occur.Should, highlight)] + [
-                        (Occur.Should, Query.term_query(self._schema, f, stem))
-                        for stem in stems for f in ("title", "abstract")])
-                    doc_titles = _snippets(searcher, marked, self._schema, "title", 10_000)
-                    doc_abstracts = _snippets(searcher, marked, self._schema, "abstract",
-                                              SNIPPET_CHARS)
+                near_stems = {stem for words in near.values() for word in words
+                              for stem in _EN.analyze(word)}
+                in_title, in_abstract = in_title | near_stems, in_abstract | near_stems
+            title_spans, title_stems = marker.find(title, in_title)
+            abstract_spans, abstract_stems = marker.find(abstract, in_abstract)
+            if paper_id not in asked:
+                terms = _held_labels(labels, stems, {*title_stems, *abstract_stems})
+            shown = passage(abstract, abstract_spans, marker.weights(abstract_stems),
+                            SNIPPET_CHARS)
             hits.append(LexicalHit(
                 id=paper_id, score=float(score), rank=rank, matched_terms=terms,
-                snippet=_marked(doc_abstracts.snippet_from_doc(doc), abstract, whole=False)
-                or _lead(abstract),
-                title_snippet=_marked(doc_titles.snippet_from_doc(doc), title, whole=True)
-                or html.escape(title),
+                snippet=marked(abstract, abstract_spans, *shown) or _lead(abstract),
+                title_snippet=marked(title, title_spans) or html.escape(title),
                 fuzzy=fuzzy))
         return hits
 

@@ -8,7 +8,7 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
+from paperboy.index.marks import Span, find
 from paperboy.models import Filters
 
 # more-like-this only: a title word says more about what a paper is about than an abstract word
@@ -152,12 +153,29 @@ PAIRS = _analyzer(Tokenizer.whitespace())
 
 
 @dataclass(slots=True)
+class Marks:
+    """The stems a query marks in titles and in abstracts."""
+
+    title: set[str] = field(default_factory=set)
+    abstract: set[str] = field(default_factory=set)
+
+    def add(self, stems: Iterable[str], *, abstract: bool = True) -> None:
+        stems = set(stems)
+        self.title |= stems
+        if abstract:
+            self.abstract |= stems
+
+
+@dataclass(slots=True)
 class _Compiled:
     query: Query  # exact words (any) and phrases (all): BM25 over title + abstract, and authors
     fuzzy: Query | None  # words within a small edit distance, phrases still exact
     labels: list[tuple[str, Query]]  # each word and phrase as typed, and what matches it
+    # beside each label, its word's stems; None for a label every hit holds (a phrase, and
+    # `author:` and `title:`, which are required)
+    label_stems: list[frozenset[str] | None]
     typo_labels: list[tuple[str, Query]]  # the same, words also matching near spellings
-    highlight: Query  # the same words and phrases in the title and abstract fields, for snippets
+    marks: Marks  # the stems marked in snippets: the same words and phrases
 
 
 def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
@@ -169,9 +187,10 @@ def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
     """
     words: list[tuple[Occur, Query]] = []
     labels: list[tuple[str, Query]] = []
+    label_stems: list[frozenset[str] | None] = []
     typo_labels: list[tuple[str, Query]] = []
     typos: list[tuple[Occur, Query]] = []
-    marks: list[tuple[Occur, Query]] = []
+    marks = Marks()
     seen: set[tuple[str, str]] = set()
     for term in parsed.terms:
         clauses = [(Occur.Should, Query.term_query(schema, field_name, token))
@@ -183,23 +202,20 @@ def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
         if not is_stop_word(term):  # found by BM25 (a little), never shown as a match
             labels.append((term, Query.boolean_query(clauses)))
             typo_labels.append((term, Query.boolean_query(clauses + near)))
-            marks += [(Occur.Should, Query.term_query(schema, f, token))
-                      for f in ("title", "abstract") for token in _EN.analyze(term)]
+            stems = frozenset(_EN.analyze(term))
+            label_stems.append(stems)
+            marks.add(stems)
     words += proximity(schema, parsed.terms)
     phrases: list[tuple[Occur, Query]] = []
     for phrase in parsed.phrases:
         per_field: list[tuple[Occur, Query]] = []
-        for field_name, analyzer in (("text", _EN), ("authors", _NAME), ("title", _EN),
-                                     ("abstract", _EN)):
+        for field_name, analyzer in (("text", _EN), ("authors", _NAME)):
             query = _phrase(schema, field_name, analyzer, phrase)
-            if query is None:
-                continue
-            if field_name in ("title", "abstract"):
-                marks.append((Occur.Should, query))
-            else:
+            if query is not None:
                 per_field.append((Occur.Should, query))
         if not per_field:
             continue
+        marks.add(_EN.analyze(phrase))
         either = Query.boolean_query(per_field)
         phrases.append((Occur.Must, either))
         labels.append((phrase, either))
@@ -212,13 +228,14 @@ def _compile(schema: tantivy.Schema, parsed: UserQuery) -> _Compiled | None:
         # a typo hit needs a near spelling of some word; the words spelt right still rank it
         fuzzy = Query.boolean_query(
             words + phrases + required + [(Occur.Must, Query.boolean_query(typos))])
+    label_stems += [None] * (len(labels) - len(label_stems))
     return _Compiled(query=Query.boolean_query(words + phrases + required), fuzzy=fuzzy,
-                     labels=labels, typo_labels=typo_labels + labels[len(typo_labels):],
-                     highlight=Query.boolean_query(marks))
+                     labels=labels, label_stems=label_stems,
+                     typo_labels=typo_labels + labels[len(typo_labels):], marks=marks)
 
 
 def _operator_clauses(schema: tantivy.Schema, parsed: UserQuery, labels: list[tuple[str, Query]],
-                      marks: list[tuple[Occur, Query]]) -> list[tuple[Occur, Query]]:
+                      marks: Marks) -> list[tuple[Occur, Query]]:
     """`author:` and `title:` as required clauses, `-word` as excluded ones; the required ones
     are explained (`author: Tri Dao`) and marked."""
     clauses: list[tuple[Occur, Query]] = []
@@ -232,7 +249,7 @@ def _operator_clauses(schema: tantivy.Schema, parsed: UserQuery, labels: list[tu
         if query is not None:
             clauses.append((Occur.Must, query))
             labels.append((f"title: {words}", query))
-            marks.append((Occur.Should, query))
+            marks.add(_EN.analyze(words), abstract=False)
     for words in parsed.excluded:
         query = _phrase(schema, "text", _EN, words)
         if query is not None:
@@ -367,22 +384,29 @@ def _restricted(query: Query, restrict: list[Query]) -> Query:
 
 
 def _matched_labels(searcher: tantivy.Searcher, schema: tantivy.Schema,
-                    labels: list[tuple[str, Query]],
-                    found: list[tuple[float, tantivy.DocAddress, bool]], ids: list[str],
+                    labels: list[tuple[str, Query]], located: Mapping[str, tantivy.DocAddress],
                     ) -> dict[str, list[str]]:
-    """{paper id: the labels whose query matches it}, asking the index once per label."""
-    matched: dict[str, list[str]] = {paper_id: [] for paper_id in ids}
-    where = {(a.segment_ord, a.doc): paper_id for (_, a, _), paper_id in zip(found, ids,
-                                                                              strict=True)}
-    among = Query.term_set_query(schema, "id", ids)
+    """{paper id: the labels whose query matches it} for the papers `located` in the index,
+    asking the index once per label: for typo hits, whose near spellings the marks do not
+    tell, and papers whose text is not at hand."""
+    matched: dict[str, list[str]] = {paper_id: [] for paper_id in located}
+    where = {(a.segment_ord, a.doc): paper_id for paper_id, a in located.items()}
+    among = Query.term_set_query(schema, "id", list(located))
     for label, query in labels:
         result = searcher.search(Query.boolean_query([(Occur.Must, query), (Occur.Must, among)]),
-                                 limit=len(ids), count=False)
+                                 limit=len(located), count=False)
         for _, address in result.hits:
             paper_id = where.get((address.segment_ord, address.doc))
             if paper_id is not None:
                 matched[paper_id].append(label)
     return matched
+
+
+def _held_labels(labels: list[tuple[str, Query]], stems: list[frozenset[str] | None],
+                 held: set[str]) -> list[str]:
+    """The labels a paper whose title and abstract hold the stems `held` matches."""
+    return [label for (label, _), need in zip(labels, stems, strict=True)
+            if need is None or need & held]
 
 
 def _near_spellings(parsed: UserQuery, text: str) -> dict[str, list[str]]:
@@ -458,38 +482,28 @@ def _distinctive_terms(searcher: tantivy.Searcher, title: str, abstract: str,
 # -- snippets ----------------------------------------------------------------------------------
 
 
-def _snippets(searcher: tantivy.Searcher, query: Query, schema: tantivy.Schema,
-              field_name: str, max_chars: int) -> tantivy.SnippetGenerator:
-    generator = tantivy.SnippetGenerator.create(searcher, query, schema, field_name)
-    generator.set_max_num_chars(max_chars)
-    return generator
+class _Marker:
+    """Finds one page's matches: a word's stem and a stem's weight for choosing a passage,
+    cached over the page's papers."""
 
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        self._searcher = searcher
+        self._stems: dict[str, str | None] = {}
+        self._weights: dict[str, float] = {}
 
-def _marked(snippet: tantivy.Snippet, text: str, *, whole: bool) -> str:
-    """`text` (all of it, or the snippet's passage) HTML-escaped, matches in <mark>; "" if none.
+    def find(self, text: str, stems: Collection[str]) -> tuple[list[Span], list[str]]:
+        return find(text, stems, self.stem)
 
-    tantivy's ranges are byte offsets into the UTF-8 text, relative to the passage.
-    """
-    marks = snippet.highlighted()
-    if not marks:
-        return ""
-    raw = text.encode()
-    passage = snippet.fragment_range()
-    start, end = (0, len(raw)) if whole else (passage.start, passage.end)
-    parts = ["…" if start > 0 else ""]
-    position = start
-    for mark in marks:
-        a, b = passage.start + mark.start, passage.start + mark.end
-        parts.append(_escape_bytes(raw[position:a]))
-        parts.append(f"<mark>{_escape_bytes(raw[a:b])}</mark>")
-        position = b
-    parts.append(_escape_bytes(raw[position:end]))
-    parts.append("…" if end < len(raw) else "")
-    return "".join(parts)
+    def stem(self, word: str) -> str | None:
+        if word not in self._stems:
+            self._stems[word] = next(iter(_EN.analyze(word)), None)
+        return self._stems[word]
 
-
-def _escape_bytes(data: bytes) -> str:
-    return html.escape(data.decode("utf-8", errors="replace"))
+    def weights(self, stems: list[str]) -> list[float]:
+        """tantivy's snippet weight of each stem: 1 / (1 + its abstracts' document frequency)."""
+        for stem in set(stems) - self._weights.keys():
+            self._weights[stem] = 1.0 / (1.0 + self._searcher.doc_freq("abstract", stem))
+        return [self._weights[stem] for stem in stems]
 
 
 def _lead(text: str) -> str:

@@ -6,7 +6,6 @@ for the collection."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -37,10 +36,10 @@ from paperboy.index.lexical_query import (
     query_filters,
     word_stems,
 )
+from paperboy.index.marks import find, marked, passage
 from paperboy.index.milvus import (
     _CATEGORY,
     _STOP,
-    _WORD,
     MilvusCollection,
     MilvusVectors,
     _both,
@@ -251,30 +250,17 @@ def explain_words(hit: Hit, paper: dict[str, Any], parsed: UserQuery) -> None:
                          if set(word_stems(term)) & present or set(name_tokens(term)) & names]
     hit.matched_terms += [phrase for phrase in parsed.phrases
                           if set(word_stems(phrase)) <= present]
-    if marked := _marked(title, wanted):
-        hit.title_snippet = marked
-    if marked := _marked(abstract, wanted, passage=SNIPPET_CHARS):
-        hit.snippet = marked
+    spans, _ = find(title, wanted, _stem)
+    if title_marked := marked(title, spans):
+        hit.title_snippet = title_marked
+    spans, _ = find(abstract, wanted, _stem)
+    shown = passage(abstract, spans, [1.0] * len(spans), SNIPPET_CHARS)
+    if abstract_marked := marked(abstract, spans, *shown):
+        hit.snippet = abstract_marked
 
 
-def _marked(text: str, stems: set[str], *, passage: int | None = None) -> str:
-    """`text` HTML-escaped with words whose stem is wanted in <mark>; "" when none is. With
-    `passage`, only about that many characters around the first match."""
-    spans = [m.span() for m in _WORD.finditer(text) if set(word_stems(m.group())) & stems]
-    if not spans:
-        return ""
-    start, end = 0, len(text)
-    if passage is not None and len(text) > passage:
-        start = max(0, text.rfind(" ", 0, max(0, spans[0][0] - passage // 4)) + 1)
-        end = text.find(" ", min(len(text), start + passage))
-        end = len(text) if end < 0 else end
-    parts, position = ["…" if start else ""], start
-    for a, b in spans:
-        if a >= start and b <= end:
-            parts += [html.escape(text[position:a]), f"<mark>{html.escape(text[a:b])}</mark>"]
-            position = b
-    parts += [html.escape(text[position:end]), "…" if end < len(text) else ""]
-    return "".join(parts)
+def _stem(word: str) -> str | None:
+    return next(iter(word_stems(word)), None)
 
 
 def _epoch(day: date) -> int:

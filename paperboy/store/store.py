@@ -7,12 +7,13 @@ all inside the caller's transaction, so a batch is either stored whole or not at
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, Select, bindparam, func, or_, select
 
 from paperboy.models import Filters, PaperRecord
 from paperboy.sources._text import normalize_doi, parse_arxiv_id, title_key
@@ -32,6 +33,17 @@ from paperboy.store.signals import Signals
 from paperboy.store.updates import PaperUpdates
 
 _papers = tables.papers
+# Statements run on every search, built once: a statement made afresh per call costs more to
+# build and look up in SQLAlchemy's cache than SQLite takes to answer it.
+_WITH_TITLE_KEY = select(_papers.c.id).where(_papers.c.title_key == bindparam("key"))
+
+
+@functools.cache
+def _by_ids(columns: tuple[str, ...]) -> Select[Any]:
+    """The papers whose id is in the `ids` parameter: these columns (with `id`), or all."""
+    chosen = [_papers.c[name] for name in dict.fromkeys(["id", *columns])] if columns \
+        else [_papers]
+    return select(*chosen).where(_papers.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class Store:
@@ -147,11 +159,9 @@ class Store:
                       columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """The stored papers by id; `columns` (with `id`) reads only those, which spares a
         search page decoding every source's extras for twenty rows."""
-        chosen = [_papers.c[name] for name in dict.fromkeys(["id", *columns])] if columns \
-            else [_papers]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*chosen).where(_papers.c.id.in_(list(ids))))
-            return {r.id: dict(r._mapping) for r in rows}
+            rows = conn.execute(_by_ids(tuple(columns or ())), {"ids": list(ids)})
+            return {r.id: r._asdict() for r in rows}
 
     def texts(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """{id: (title, abstract)} of the stored papers among `ids`: what the word index cuts
@@ -171,8 +181,7 @@ class Store:
 
     def ids_with_title_key(self, key: str) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.execute(select(_papers.c.id).where(
-                _papers.c.title_key == key[:TITLE_KEY_LENGTH])).scalars())
+            return list(conn.execute(_WITH_TITLE_KEY, {"key": key[:TITLE_KEY_LENGTH]}).scalars())
 
     def ids_matching(self, filters: Filters) -> set[str]:
         """Ids of the papers that pass the filters (for retrievers that filter by id set)."""
