@@ -156,11 +156,11 @@ PAIRS = _analyzer(Tokenizer.whitespace())
 class Marks:
     """The stems a query marks in titles and in abstracts."""
 
-    title: set[str] = field(default_factory=set)
-    abstract: set[str] = field(default_factory=set)
+    title: frozenset[str] = frozenset()
+    abstract: frozenset[str] = frozenset()
 
     def add(self, stems: Iterable[str], *, abstract: bool = True) -> None:
-        stems = set(stems)
+        stems = frozenset(stems)
         self.title |= stems
         if abstract:
             self.abstract |= stems

@@ -10,6 +10,7 @@ cutting a run of matches in two.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable, Collection, Sequence
@@ -34,7 +35,7 @@ def find(text: str, stems: Collection[str],
         words = [m.span() for m in _WORD.finditer(text)]
     else:
         starts: set[int] = set()
-        for prefix in {p for s in stems for p in _prefixes(s)}:
+        for prefix in _prefixes(frozenset(stems)):
             at = lower.find(prefix)
             while at >= 0:
                 if at == 0 or not lower[at - 1].isalnum():  # isalnum() is [^\W_]
@@ -54,9 +55,12 @@ def find(text: str, stems: Collection[str],
     return spans, found
 
 
-def _prefixes(stem: str) -> list[str]:
-    base = [stem if len(stem) <= 2 else stem[:-1]]
-    return base + [_TABLE_STEMS[stem]] if stem in _TABLE_STEMS else base
+@functools.lru_cache(maxsize=256)
+def _prefixes(stems: frozenset[str]) -> frozenset[str]:
+    """How the words of these stems begin: the stem less its last letter, or as the table
+    says."""
+    return frozenset({s if len(s) <= 2 else s[:-1] for s in stems}
+                     | {_TABLE_STEMS[s] for s in stems if s in _TABLE_STEMS})
 
 
 def passage(text: str, spans: Sequence[Span], weights: Sequence[float],

@@ -161,7 +161,8 @@ class Store:
         search page decoding every source's extras for twenty rows."""
         with self.engine.connect() as conn:
             rows = conn.execute(_by_ids(tuple(columns or ())), {"ids": list(ids)})
-            return {r.id: r._asdict() for r in rows}
+            names = tuple(rows.keys())  # the first is `id`
+            return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
 
     def texts(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """{id: (title, abstract)} of the stored papers among `ids`: what the word index cuts
