@@ -156,6 +156,31 @@ def test_save_and_reopen_keeps_everything(tmp_path: Path) -> None:
     assert again.search(vectors[42], limit=1)[0][0] == ids[42]
 
 
+def test_an_open_index_answers_while_another_saves_over_its_folder(tmp_path: Path) -> None:
+    """A loaded graph is mapped from its file, not copied: a server keeps searching it while
+    `paperboy embed` saves a new version in the same folder, and can still change it."""
+    vectors = unit_rows(600, seed=6)
+    ids = [f"p{i}" for i in range(600)]
+    path = tmp_path / "vectors"
+    with HnswIndex.open(path, model=MODEL, dim=DIM) as first:
+        first.add(ids[:300], vectors[:300])
+    serving = HnswIndex.open(path, model=MODEL, dim=DIM)
+    assert serving._mapped  # not a private copy
+    before = serving.search(vectors[7], limit=10)
+
+    with HnswIndex.open(path, model=MODEL, dim=DIM) as writer:  # another process's save
+        writer.remove(ids[:100])
+        writer.add(ids[300:], vectors[300:])
+    assert serving.search(vectors[7], limit=10) == before  # the version it opened
+    assert len(serving) == 300
+
+    serving.add(["late"], unit_rows(1, seed=7))  # its first change copies the graph
+    assert not serving._mapped
+    assert serving.search(unit_rows(1, seed=7)[0], limit=1)[0][0] == "late"
+    assert serving.search(vectors[7], limit=10) == before
+    serving.close()
+
+
 def test_close_saves_pending_changes(tmp_path: Path) -> None:
     with HnswIndex.open(tmp_path / "v", model=MODEL, dim=DIM) as index:
         index.add(["a", "b"], unit_rows(2))
