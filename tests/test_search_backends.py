@@ -154,6 +154,18 @@ def test_the_query_operators_hold_on_every_backend(service: Paperboy, mode: str)
         assert any(surname.lower() in author.lower() for author in paper["authors"])
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_stop_words_are_neither_marked_nor_listed_on_any_backend(service: Paperboy,
+                                                                 mode: str) -> None:
+    hits = service.search("the thinning of the kernel", mode=mode, limit=10).hits  # type: ignore[arg-type]
+    assert "Generalized Kernel Thinning" in [h.title for h in hits]
+    for hit in hits:
+        assert not {"the", "of"} & set(hit.matched_terms)
+        shown = (hit.snippet + hit.title_snippet).lower()
+        assert "<mark>the</mark>" not in shown and "<mark>of</mark>" not in shown
+        assert "<mark>thinning</mark>" in shown or "<mark>kernel" in shown
+
+
 def test_an_exact_title_ranks_first(service: Paperboy) -> None:
     title = "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
     for mode in MODES:

@@ -31,6 +31,7 @@ from paperboy.index.lexical_query import (
     UserQuery,
     content_words,
     holds,
+    is_stop_word,
     name_tokens,
     parse_user_query,
     query_filters,
@@ -242,11 +243,12 @@ def filter_expression(filters: Filters) -> str | None:
 def explain_words(hit: Hit, paper: dict[str, Any], parsed: UserQuery) -> None:
     """The query words and phrases a paper contains, and its title and abstract with the
     matching words in <mark> (what tantivy's snippets give the local backend)."""
-    wanted = {s for part in parsed.terms + parsed.phrases for s in word_stems(part)}
+    terms = [term for term in parsed.terms if not is_stop_word(term)]  # as the local index
+    wanted = {s for part in terms + parsed.phrases for s in word_stems(part)}
     title, abstract = paper["title"] or "", paper["abstract"] or ""
     present = set(word_stems(f"{title}\n{abstract}"))
     names = {t for author in paper["authors"] or () for t in name_tokens(author)}
-    hit.matched_terms = [term for term in parsed.terms
+    hit.matched_terms = [term for term in terms
                          if set(word_stems(term)) & present or set(name_tokens(term)) & names]
     hit.matched_terms += [phrase for phrase in parsed.phrases
                           if set(word_stems(phrase)) <= present]
