@@ -201,6 +201,20 @@ def test_onnx_runtime_runs_the_same_model_and_the_service_records_it(
         query = onnx.embed_query(QUERY)
         assert onnx.embed_query(QUERY) is query  # the second time from the cache
         np.testing.assert_allclose(query, onnx.embed([QUERY])[0], atol=1e-6)
+    # the graphs run ONNX Runtime's fused transformer kernels; int8 keeps the first layer float
+    import onnx as onnx_format
+
+    from paperboy.embed.loader import _local_folder, onnx_cache
+    from paperboy.embed.onnx import FLOAT_FILE, INT8_FILE
+
+    folder = _local_folder("all-MiniLM-L6-v2")
+    assert folder is not None
+    cache = onnx_cache("all-MiniLM-L6-v2", folder)
+    fused = {node.op_type for node in onnx_format.load(str(cache / FLOAT_FILE)).graph.node}
+    assert {"Attention", "EmbedLayerNormalization", "SkipLayerNormalization"} <= fused
+    quantized = [node.op_type for node in onnx_format.load(str(cache / INT8_FILE)).graph.node]
+    assert quantized.count("QAttention") == 5 and quantized.count("Attention") == 1
+    assert "EmbedLayerNormalization" in quantized
     with pytest.raises(EmbedderUnavailable, match="unknown embedding backend 'tpu'"):
         load_embedder("all-MiniLM-L6-v2", backend="tpu")
     with pytest.raises(EmbedderUnavailable, match="local model folder"):

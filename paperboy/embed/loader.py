@@ -39,7 +39,7 @@ def load_embedder(model: str, *, device: str = "", backend: str = "auto",
         onnx = importlib.util.find_spec("onnxruntime") is not None
         chosen = "onnx" if folder is not None and onnx and not gpu else "torch"
     if chosen != "torch":
-        from paperboy.embed.onnx import INT8_FILE, OnnxEmbedder
+        from paperboy.embed.onnx import FLOAT_FILE, INT8_FILE, OnnxEmbedder
         from paperboy.embed.sentence import DEFAULT_MODEL
 
         if folder is None:
@@ -48,7 +48,7 @@ def load_embedder(model: str, *, device: str = "", backend: str = "auto",
         name = DEFAULT_MODEL if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}") \
             else model
         cache = onnx_cache(name, folder)
-        graph = INT8_FILE if chosen == "onnx-int8" else "model.onnx"
+        graph = INT8_FILE if chosen == "onnx-int8" else FLOAT_FILE
         if callable(note) and not (cache / graph).is_file():
             note(f"exporting {name} for ONNX Runtime into {cache} (once, offline)")
         try:
