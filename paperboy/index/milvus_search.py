@@ -242,7 +242,7 @@ def filter_expression(filters: Filters) -> str | None:
 
 def explain_words(hit: Hit, paper: dict[str, Any], parsed: UserQuery) -> None:
     """The query words and phrases a paper contains, and its title and abstract with the
-    matching words in <mark> (what tantivy's snippets give the local backend)."""
+    matching words in <mark>, marked and cut as the local backend does (index/marks.py)."""
     terms = [term for term in parsed.terms if not is_stop_word(term)]  # as the local index
     wanted = {s for part in terms + parsed.phrases for s in word_stems(part)}
     title, abstract = paper["title"] or "", paper["abstract"] or ""
