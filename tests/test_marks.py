@@ -12,6 +12,8 @@ import re
 import pytest
 import tantivy
 from conftest import SHARED
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tantivy import Occur, Query
 
 from paperboy.index.lexical_query import word_stems
@@ -118,3 +120,29 @@ def test_short_text_is_shown_whole_and_escaped() -> None:
     assert marked(text, spans) == ("Sanitising &lt;b&gt;<mark>bold</mark>&lt;/b&gt; &amp; "
                                    "<mark>kernels</mark>")
     assert marked(text, []) == ""
+
+
+WORDS = ["Kernel", "kernels", "lying", "Über", "İstanbul", "naïve", "x_y", "3D", "<b>", "&",
+         "re-ranking", "studies", ". ", ".\n", " ", "  ", "\n", "—", "attention", "Attention"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=600),
+                      st.lists(st.sampled_from(WORDS), min_size=10, max_size=150).map(" ".join)),
+       query=st.one_of(st.text(max_size=40),
+                       st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join)),
+       length=st.integers(min_value=40, max_value=300))  # a word matches only up to 40 bytes
+def test_any_text_and_query_give_marks_inside_the_text_and_safe_html(
+        text: str, query: str, length: int) -> None:
+    stems = set(word_stems(query))
+    spans, found = find(text, stems, _stem)
+    assert len(spans) == len(found) and all(s in stems for s in found)
+    assert all(0 <= a < b <= len(text) for a, b in spans)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))
+    start, end = passage(text, spans, [1.0] * len(spans), length)
+    assert 0 <= start <= end <= len(text)
+    assert len(text) <= length or end - start <= length
+    html = marked(text, spans, start, end)
+    assert (html != "") == bool(spans)  # the passage holds a match whenever there is one
+    assert html.count("<mark>") == html.count("</mark>")
+    assert "<" not in html.replace("<mark>", "").replace("</mark>", "")

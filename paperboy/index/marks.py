@@ -67,9 +67,9 @@ def passage(text: str, spans: Sequence[Span], weights: Sequence[float],
             length: int) -> tuple[int, int]:
     """The [start, end) of `text` to show: all of it when it is at most `length` long, else
     the window of that length whose matches (`spans`, in order, each with its weight) weigh
-    most, the earliest of equal ones, cut at spaces."""
+    most, the earliest of equal ones, cut at spaces (its first `length` without matches)."""
     if len(text) <= length or not spans:
-        return 0, len(text)
+        return 0, min(len(text), length)
     best, first, last = -1.0, 0, 0
     total, j = 0.0, 0
     for i, (start, _) in enumerate(spans):
