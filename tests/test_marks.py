@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tantivy import Occur, Query
 
-from paperboy.index.lexical_query import word_stems
+from paperboy.index.lexical_query import word_stem, word_stems
 from paperboy.index.marks import find, marked, passage
 from paperboy.models import PaperRecord
 from paperboy.sources.listing import parse
@@ -26,10 +26,6 @@ TRICKY = ("Lying and tying, dying skies: studies hoping to study the hoped-for g
           "of naïve Über-models.",
           "3D re-ranking, x_y and ALL-CAPS words, conditionally relational agreed agreeing.",
           "İstanbul's lying models.")
-
-
-def _stem(word: str) -> str | None:
-    return next(iter(word_stems(word)), None)
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +71,17 @@ def test_find_marks_the_words_tantivys_snippets_mark(
         words: str, texts: list[str], index: tuple[tantivy.Searcher, tantivy.Schema]) -> None:
     stems = set(word_stems(words))
     for text in texts:
-        spans, found = find(text, stems, _stem)
+        spans, found = find(text, stems, word_stem)
         assert spans == _tantivy_marks(*index, stems, text), text
-        assert found == [_stem(text[a:b]) for a, b in spans]
+        assert found == [word_stem(text[a:b]) for a, b in spans]
 
 
 def test_every_word_of_the_listing_is_found_by_its_own_stem(texts: list[str]) -> None:
     for text in texts:
         words = [m.span() for m in re.finditer(r"[^\W_]+", text)]
-        stems = {s for a, b in words if (s := _stem(text[a:b])) is not None}
-        spans, _ = find(text, stems, _stem)
-        assert spans == [(a, b) for a, b in words if _stem(text[a:b]) is not None]
+        stems = {s for a, b in words if (s := word_stem(text[a:b])) is not None}
+        spans, _ = find(text, stems, word_stem)
+        assert spans == [(a, b) for a, b in words if word_stem(text[a:b]) is not None]
 
 
 def test_a_passage_holds_the_heaviest_run_of_matches_and_starts_at_a_boundary() -> None:
@@ -93,7 +89,7 @@ def test_a_passage_holds_the_heaviest_run_of_matches_and_starts_at_a_boundary() 
             + "Sparse attention makes long context cheap. Sparse attention again. "
             + "More filler follows to the end. " * 6)
     stems = set(word_stems("sparse attention kernel"))
-    spans, found = find(text, stems, _stem)
+    spans, found = find(text, stems, word_stem)
     start, end = passage(text, spans, [1.0] * len(spans), 120)
     assert end - start <= 120
     shown = text[start:end]
@@ -107,7 +103,7 @@ def test_a_passage_holds_the_heaviest_run_of_matches_and_starts_at_a_boundary() 
 def test_a_rare_word_outweighs_a_common_one() -> None:
     text = ("We train a model. " * 3 + "Filler words keep going here. " * 10
             + "A hypernetwork appears once.")
-    spans, found = find(text, set(word_stems("model hypernetwork")), _stem)
+    spans, found = find(text, set(word_stems("model hypernetwork")), word_stem)
     weights = [0.01 if stem == "model" else 0.5 for stem in found]
     start, end = passage(text, spans, weights, 80)
     assert "hypernetwork" in text[start:end]
@@ -115,7 +111,7 @@ def test_a_rare_word_outweighs_a_common_one() -> None:
 
 def test_short_text_is_shown_whole_and_escaped() -> None:
     text = "Sanitising <b>bold</b> & kernels"
-    spans, _ = find(text, set(word_stems("kernel bold")), _stem)
+    spans, _ = find(text, set(word_stems("kernel bold")), word_stem)
     assert passage(text, spans, [1.0] * len(spans), 200) == (0, len(text))
     assert marked(text, spans) == ("Sanitising &lt;b&gt;<mark>bold</mark>&lt;/b&gt; &amp; "
                                    "<mark>kernels</mark>")
@@ -135,7 +131,7 @@ WORDS = ["Kernel", "kernels", "lying", "Über", "İstanbul", "naïve", "x_y", "3
 def test_any_text_and_query_give_marks_inside_the_text_and_safe_html(
         text: str, query: str, length: int) -> None:
     stems = set(word_stems(query))
-    spans, found = find(text, stems, _stem)
+    spans, found = find(text, stems, word_stem)
     assert len(spans) == len(found) and all(s in stems for s in found)
     assert all(0 <= a < b <= len(text) for a, b in spans)
     assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))

@@ -53,7 +53,6 @@ from paperboy.index.lexical_query import (
     _filter_clauses,
     _held_labels,
     _lead,
-    _Marker,
     _matched_labels,
     _near_spellings,
     _operator_clauses,
@@ -61,8 +60,9 @@ from paperboy.index.lexical_query import (
     _utc,
     adjacent_pairs,
     parse_user_query,
+    word_stem,
 )
-from paperboy.index.marks import marked, passage
+from paperboy.index.marks import find, marked, passage
 from paperboy.models import Filters
 
 P = ParamSpec("P")
@@ -451,7 +451,8 @@ class LexicalIndex:
         asked = {paper_id: address for paper_id, (_, address, _) in zip(ids, found, strict=True)
                  if typos is not None or paper_id not in texts}
         matched = _matched_labels(searcher, self._schema, labels, asked) if asked else {}
-        marker = _Marker(searcher)
+        # tantivy's snippet weight of a stem: 1 / (1 + its abstracts' document frequency)
+        weight = functools.cache(lambda stem: 1.0 / (1.0 + searcher.doc_freq("abstract", stem)))
         hits = []
         for rank, ((score, _, fuzzy), paper_id) in enumerate(zip(found, ids, strict=True),
                                                              start=offset + 1):
@@ -468,11 +469,11 @@ class LexicalIndex:
                 near_stems = {stem for words in near.values() for word in words
                               for stem in _EN.analyze(word)}
                 in_title, in_abstract = in_title | near_stems, in_abstract | near_stems
-            title_spans, title_stems = marker.find(title, in_title)
-            abstract_spans, abstract_stems = marker.find(abstract, in_abstract)
+            title_spans, title_stems = find(title, in_title, word_stem)
+            abstract_spans, abstract_stems = find(abstract, in_abstract, word_stem)
             if paper_id not in asked:
                 terms = _held_labels(labels, stems, {*title_stems, *abstract_stems})
-            shown = passage(abstract, abstract_spans, marker.weights(abstract_stems),
+            shown = passage(abstract, abstract_spans, [weight(s) for s in abstract_stems],
                             SNIPPET_CHARS)
             hits.append(LexicalHit(
                 id=paper_id, score=float(score), rank=rank, matched_terms=terms,

@@ -8,7 +8,7 @@ import html
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
-from paperboy.index.marks import Span, find
+from paperboy.index.marks import _WORD
 from paperboy.models import Filters
 
 # more-like-this only: a title word says more about what a paper is about than an abstract word
@@ -31,7 +31,6 @@ SNIPPET_CHARS = 200
 MORE_LIKE_THIS_TERMS = 25
 MORE_LIKE_THIS_MAX_DF = 0.25  # a word in more than this share of papers is not distinctive
 
-_WORD = re.compile(r"[^\W_]+")  # what tantivy's simple tokenizer keeps: runs of letters/digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,30 +481,6 @@ def _distinctive_terms(searcher: tantivy.Searcher, title: str, abstract: str,
 # -- snippets ----------------------------------------------------------------------------------
 
 
-class _Marker:
-    """Finds one page's matches: a word's stem and a stem's weight for choosing a passage,
-    cached over the page's papers."""
-
-    def __init__(self, searcher: tantivy.Searcher) -> None:
-        self._searcher = searcher
-        self._stems: dict[str, str | None] = {}
-        self._weights: dict[str, float] = {}
-
-    def find(self, text: str, stems: Collection[str]) -> tuple[list[Span], list[str]]:
-        return find(text, stems, self.stem)
-
-    def stem(self, word: str) -> str | None:
-        if word not in self._stems:
-            self._stems[word] = next(iter(_EN.analyze(word)), None)
-        return self._stems[word]
-
-    def weights(self, stems: list[str]) -> list[float]:
-        """tantivy's snippet weight of each stem: 1 / (1 + its abstracts' document frequency)."""
-        for stem in set(stems) - self._weights.keys():
-            self._weights[stem] = 1.0 / (1.0 + self._searcher.doc_freq("abstract", stem))
-        return [self._weights[stem] for stem in stems]
-
-
 def _lead(text: str) -> str:
     if len(text) <= SNIPPET_CHARS:
         return html.escape(text)
@@ -525,6 +500,12 @@ def _midnight(day: date) -> datetime:
 def word_stems(text: str) -> list[str]:
     """The stems the word index keeps for this text in a title or abstract."""
     return list(_EN.analyze(text))
+
+
+@functools.lru_cache(maxsize=65_536)
+def word_stem(word: str) -> str | None:
+    """One word's stem as the word index keeps it; None for a word it drops (too long)."""
+    return next(iter(_EN.analyze(word)), None)
 
 
 def name_tokens(text: str) -> list[str]:

@@ -55,7 +55,6 @@ WORDS_MAX_BYTES = 65_535  # Milvus' VARCHAR limit
 ID_MAX = 300  # as papers.id in the store
 CATEGORIES_MAX, CATEGORY_MAX = 64, 64
 _CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}$")
-_WORD = re.compile(r"[^\W_]+")
 _STOP = TextAnalyzerBuilder(Tokenizer.simple()).filter(Filter.lowercase()).filter(
     Filter.stopword("english")).build()
 _P = "paperboy."  # prefix of the collection properties Paperboy keeps

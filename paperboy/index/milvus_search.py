@@ -35,6 +35,7 @@ from paperboy.index.lexical_query import (
     name_tokens,
     parse_user_query,
     query_filters,
+    word_stem,
     word_stems,
 )
 from paperboy.index.marks import find, marked, passage
@@ -252,17 +253,13 @@ def explain_words(hit: Hit, paper: dict[str, Any], parsed: UserQuery) -> None:
                          if set(word_stems(term)) & present or set(name_tokens(term)) & names]
     hit.matched_terms += [phrase for phrase in parsed.phrases
                           if set(word_stems(phrase)) <= present]
-    spans, _ = find(title, wanted, _stem)
+    spans, _ = find(title, wanted, word_stem)
     if title_marked := marked(title, spans):
         hit.title_snippet = title_marked
-    spans, _ = find(abstract, wanted, _stem)
+    spans, _ = find(abstract, wanted, word_stem)
     shown = passage(abstract, spans, [1.0] * len(spans), SNIPPET_CHARS)
     if abstract_marked := marked(abstract, spans, *shown):
         hit.snippet = abstract_marked
-
-
-def _stem(word: str) -> str | None:
-    return next(iter(word_stems(word)), None)
 
 
 def _epoch(day: date) -> int:
