@@ -34,9 +34,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_device", "", "Device for the model (cpu, cuda); empty picks CUDA when "
             "available."),
     Setting("embedding_backend", "auto", "What runs the model: torch, onnx (ONNX Runtime) or "
-            "onnx-int8 (its int8 weights: 1.7x faster in bulk, vectors at cosine 0.99); auto "
-            "is onnx on a machine without a GPU (a query in ~3 ms, the same vectors as torch; "
-            "bench/embed.py), torch on a GPU."),
+            "onnx-int8 (its int8 weights: about 2x faster in bulk, vectors at cosine 0.99); "
+            "auto is onnx on a machine without a GPU (a query in ~5 ms on one core, the same "
+            "vectors as torch; bench/embed.py), torch on a GPU."),
     Setting("embed_batch_size", 64, "Papers embedded per batch (and per committed write)."),
     Setting("ingest_batch_size", 1000, "Records written per transaction while ingesting."),
     Setting("http_timeout_s", 30.0, "Timeout of one HTTP request to a source."),
