@@ -20,6 +20,13 @@ cached, 6.7 ms with all of it, against a bare query's 2.3). Reading a file maps 
 this adds nothing to the serving RSS; the memory-mapped word index is left as it was, as the
 kernel maps cached pages around each one touched (at 1M, reading it too added 100 MB of
 file-backed RSS).
+
+`--memory-limit MB` runs the serving child in a memory cgroup of that size (cgroup v2's
+`memory.max`, or v1's `memory.limit_in_bytes`; it needs root): a box with that much memory.
+Most of a serving process' RSS is clean file pages of the memory-mapped indexes, which the
+kernel drops and reads again under pressure, so whether a limit is enough shows in the
+latencies measured inside it, beside the cgroup's own peak (`cgroup_peak_mb`) and how often
+it hit the limit (`cgroup_limit_hits`).
 """
 
 from __future__ import annotations
@@ -248,6 +255,54 @@ def _rss_split() -> dict[str, float]:
     return found
 
 
+class MemoryLimit:
+    """A memory cgroup of `mb` megabytes for one child process; see the module docstring."""
+
+    V2, V1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/memory")
+
+    def __init__(self, mb: int) -> None:
+        name = f"paperboy-bench-{os.getpid()}"
+        if (self.V2 / "cgroup.controllers").exists():
+            self.path, limit, self.peak, self.hits = self.V2 / name, "memory.max", \
+                "memory.peak", "memory.events"
+        elif self.V1.is_dir():
+            self.path, limit, self.peak, self.hits = self.V1 / name, \
+                "memory.limit_in_bytes", "memory.max_usage_in_bytes", "memory.failcnt"
+        else:
+            raise SystemExit("--memory-limit: this machine has no memory cgroup "
+                             "(/sys/fs/cgroup)")
+        try:
+            self.path.mkdir()
+            (self.path / limit).write_text(str(mb << 20))
+        except OSError as error:
+            raise SystemExit(f"--memory-limit: cannot make a memory cgroup at {self.path} "
+                             f"({error.strerror}; it needs root)") from None
+        self.mb = mb
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """`command` run from a shell that first moves itself into the cgroup (no preexec_fn:
+        the parent has threads)."""
+        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"),
+                *command]
+
+    def report(self) -> dict[str, object]:
+        found: dict[str, object] = {"memory_limit_mb": self.mb}
+        with contextlib.suppress(OSError, ValueError):
+            found["cgroup_peak_mb"] = round(int((self.path / self.peak).read_text()) / 2**20, 1)
+        with contextlib.suppress(OSError, ValueError):
+            text = (self.path / self.hits).read_text().split()
+            # v1: a count; v2: "low N high N max N oom N ...", the times it reached the limit
+            found["cgroup_limit_hits"] = int(text[0]) if len(text) == 1 else \
+                int(text[text.index("max") + 1])
+            if "oom_kill" in text:
+                found["cgroup_oom_kills"] = int(text[text.index("oom_kill") + 1])
+        return found
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=100_000)
@@ -255,6 +310,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build into (or reuse) this folder")
     parser.add_argument("--backend", default="auto",
                         help="what runs the query encoder: auto, torch, onnx or onnx-int8")
+    parser.add_argument("--memory-limit", type=int, metavar="MB",
+                        help="serve inside a memory cgroup of this many MB (root)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -270,12 +327,22 @@ def main() -> None:
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     else:
         result.update(rebuild_stale(home))
-    child = subprocess.run([sys.executable, __file__, "--serve", str(home), "--queries",
-                            str(args.queries), "--backend", args.backend],
-                           capture_output=True, text=True,
-                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    limit = MemoryLimit(args.memory_limit) if args.memory_limit else None
+    try:
+        command = [sys.executable, __file__, "--serve", str(home), "--queries",
+                   str(args.queries), "--backend", args.backend]
+        child = subprocess.run(limit.wrap(command) if limit else command,
+                               capture_output=True, text=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        if limit:
+            result.update(limit.report())
+    finally:
+        if limit:
+            limit.remove()
     if child.returncode != 0:
-        raise SystemExit(child.stderr[-3000:])
+        raise SystemExit(f"the serving child exited with {child.returncode}"
+                         f"{' (killed: out of memory?)' if child.returncode < 0 else ''}:\n"
+                         f"{child.stderr[-3000:]}")
     result.update(json.loads(child.stdout.strip().splitlines()[-1]))
     print(json.dumps(result))
     if temporary:
