@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from paperboy.index.hybrid import PaperNotFound
 from paperboy.models import Filters
 from paperboy.service import Paperboy
 from paperboy.web.errors import documented
+from paperboy.web.routes import OneTrip
 from paperboy.web.session import current_reader
 from paperboy.web.views import (
     bibtex,
@@ -35,7 +35,7 @@ from paperboy.web.views import (
 
 T = TypeVar("T")
 MAX_QUERY_CHARS = 500
-router = APIRouter(responses=documented())
+router = APIRouter(responses=documented(), route_class=OneTrip)
 
 Limit = Annotated[int, Query(ge=1, le=100, description="How many results.")]
 Cursor = Annotated[str | None, Query(max_length=200,
@@ -157,14 +157,10 @@ async def search(
     return JSONResponse(data)
 
 
-# Searches run in worker threads, at most one per core at a time: more would only contend for
-# the interpreter and make every search slower (waiting requests queue here instead).
-_SEARCHES = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
-
-
 async def in_worker(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs),
-                                          limiter=_SEARCHES)
+    """`function` in the pool every request's own work runs in, in turn with the others
+    (its size: `app.request_threads`)."""
+    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 def search_page(request: Request, q: str, filters: Filters, *, limit: int, offset: int,

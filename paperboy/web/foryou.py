@@ -22,10 +22,11 @@ from paperboy.store.library import CollectionError
 from paperboy.web.errors import documented
 from paperboy.web.feeds import atom
 from paperboy.web.render import render
+from paperboy.web.routes import OneTrip
 from paperboy.web.session import current_reader, signed_in
 from paperboy.web.views import cards
 
-router = APIRouter()
+router = APIRouter(route_class=OneTrip)
 Csrf = Annotated[str, Form(max_length=100)]
 
 

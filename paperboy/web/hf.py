@@ -23,9 +23,11 @@ from paperboy.models import Filters
 from paperboy.web import api
 from paperboy.web.errors import documented
 from paperboy.web.markdown import paper_markdown
+from paperboy.web.routes import OneTrip
 from paperboy.web.views import cards, listing_after, listing_cursor
 
-router = APIRouter(prefix="/hf", tags=["hugging face compatible"], responses=documented())
+router = APIRouter(prefix="/hf", tags=["hugging face compatible"], responses=documented(),
+                   route_class=OneTrip)
 
 DAILY_AT_MOST = 2_000  # papers of one day, week or month a request looks at
 _YEAR = r"(1[7-9]\d\d|2[01]\d\d|2200)"

@@ -19,9 +19,10 @@ from paperboy.store.library import (
 )
 from paperboy.web.account import MAX_UPLOAD_BYTES, account_page
 from paperboy.web.errors import documented
+from paperboy.web.routes import OneTrip
 from paperboy.web.session import current_reader, signed_in
 
-router = APIRouter()
+router = APIRouter(route_class=OneTrip)
 Csrf = Annotated[str, Form(max_length=100)]
 Name = Annotated[str, Form(max_length=2 * NAME_LENGTH)]
 CollectionQuery = Annotated[str | None, Query(

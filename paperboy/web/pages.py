@@ -53,7 +53,7 @@ async def search(
     mode: str = "hybrid", page: Annotated[int, Query(ge=1, le=500)] = 1,
     sort: str = "relevance", hide_muted: Annotated[str, Query(max_length=5)] = "",
 ) -> Response:
-    # search and rendering both run in the pool of searches, one per core (see api.in_worker)
+    # search and rendering both run in the requests' pool, in turn (see api.in_worker)
     return await api.in_worker(_search_page, request, filters, q, mode, page, sort,
                                hide_muted == "true")
 
