@@ -146,15 +146,15 @@ def _serve(service: Paperboy, listener: socket.socket, *, schedule: bool = False
         raise typer.Exit(2) from None
     service.warm_up()  # here, so a backend that cannot open is one line, not a failed start
     # What is open now lasts as long as the server: frozen out of the collector's sight, a
-    # full collection no longer walks the indexes' and the model's objects each time (pauses of
-    # 120-190 ms at 33k papers under load, every few seconds). As Python's docs advise for a
-    # long-lived process' start-up objects (gc.freeze).
+    # full collection no longer walks the indexes' and the model's objects each time (at 33k
+    # papers under load, a pause of 120-190 ms about every ten seconds). As Python's docs advise
+    # for a long-lived process' start-up objects (gc.freeze).
     gc.collect()
     gc.freeze()
     if workers is not None:
-        processes = f" in {workers} processes" if workers > 1 else ""
+        across = f" in {workers} processes" if workers > 1 else ""
         out.print(f"Paperboy is serving {service.stats()['papers']:,} papers at [bold]{url}[/]"
-                  f"{processes} (Ctrl-C stops it)")
+                  f"{across} (Ctrl-C stops it)")
     if ready is not None:
         ready()
     stop = threading.Event()
