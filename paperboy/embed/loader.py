@@ -4,8 +4,8 @@ run by torch or by ONNX Runtime (embed/onnx.py), whichever `embedding_backend` s
 `auto` picks ONNX Runtime (fp32) on a machine without a GPU, when onnxruntime is installed and
 the model is a local folder (the packaged default is): on a CPU it answers a query in about 5 ms
 of one core where torch takes 12, with the same vectors (cosine 1.0 to torch's, bench/embed.py).
-Its int8 weights (`onnx-int8`) embed 2.2-2.6x faster in bulk but move the top 10 of a query
-(0.90 overlap), so they are a choice, not the default. A GPU, or a model named on the Hugging
+Its int8 weights (`onnx-int8`) embed about 2x faster in bulk but move the top 10 of a query
+(0.90-0.91 overlap), so they are a choice, not the default. A GPU, or a model named on the Hugging
 Face Hub, stays with torch; so does `auto` when the export fails, with a note saying why.
 """
 
