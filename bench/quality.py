@@ -12,6 +12,11 @@ query's words OR-ed; all-MiniLM-L6-v2 cosine over "title. abstract"; their recip
 fusion (k = 60, equal weights, top 100 of each). Paperboy runs through its own service, as a
 user's search does.
 
+Beside each set's figures, `significance` compares, on every row, hybrid with the best plain
+baseline of that row and words only with plain BM25: the difference in nDCG@10 and the p-value
+of a paired randomization test over the row's queries (`paired_randomization`), so a row won or
+lost by one paper at rank 9 reads as what it is.
+
 The model runs once per text: vectors are cached by text in `--cache` (default
 `bench/.cache/`), so later runs only embed the queries they have not seen. Prints one JSON
 object.
@@ -33,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import tantivy
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -174,12 +180,64 @@ def _scorer() -> Callable[..., dict[str, float]]:
     return module.score  # type: ignore[no-any-return]
 
 
+def rows(qrels: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The queries of each reported row: all of them, then each query type's."""
+    out = {"all": qrels}
+    for kind in sorted({q.get("type", "") for q in qrels} - {""}):
+        out[kind] = [q for q in qrels if q.get("type") == kind]
+    return out
+
+
 def per_type(qrels: list[dict[str, Any]], runs: dict[str, list[str]]) -> dict[str, float]:
     score = _scorer()
-    out = {"all": round(score(qrels, runs)["ndcg@10"], 4)}
-    for kind in sorted({q.get("type", "") for q in qrels} - {""}):
-        subset = [q for q in qrels if q.get("type") == kind]
-        out[kind] = round(score(subset, runs)["ndcg@10"], 4)
+    return {row: round(score(queries, runs)["ndcg@10"], 4)
+            for row, queries in rows(qrels).items()}
+
+
+def per_query(qrels: list[dict[str, Any]], runs: dict[str, list[str]]) -> np.ndarray:
+    """Each query's nDCG@10, in the order of `qrels`."""
+    score = _scorer()
+    return np.array([score([q], runs)["ndcg@10"] for q in qrels])
+
+
+def paired_randomization(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p-value that systems scoring `a` and `b` on the same queries differ in mean.
+
+    Fisher's randomization test, as Smucker, Allan and Carterette recommend it for IR ("A
+    Comparison of Statistical Significance Tests for Information Retrieval Evaluation", CIKM
+    2007): under the null hypothesis each query's two scores could have come from either
+    system, so scipy flips the pairs at random (all of them for up to 14 queries) and compares
+    the observed mean difference with theirs.
+    """
+    if np.array_equal(a, b):
+        return 1.0
+    found = stats.permutation_test(
+        (a, b), lambda x, y, axis: np.mean(x - y, axis=axis), permutation_type="samples",
+        vectorized=True, n_resamples=20_000, alternative="two-sided", random_state=0)
+    return float(found.pvalue)
+
+
+PLAIN = ("plain_bm25", "plain_minilm", "plain_rrf")
+
+
+def significance(qrels: list[dict[str, Any]], runs: dict[str, dict[str, list[str]]],
+                 ) -> dict[str, dict[str, Any]]:
+    """For each row: hybrid against the row's best plain baseline, and words only against
+    plain BM25, as the difference in nDCG@10 and its `paired_randomization` p-value."""
+    score = _scorer()
+    pairs = [("hybrid", "paperboy_hybrid", None), ("words", "paperboy_lexical", "plain_bm25")]
+    out: dict[str, dict[str, Any]] = {}
+    for row, queries in rows(qrels).items():
+        out[row] = {}
+        for label, ours, theirs in pairs:
+            if ours not in runs:
+                continue
+            if theirs is None:
+                theirs = max((p for p in PLAIN if p in runs),
+                             key=lambda p: score(queries, runs[p])["ndcg@10"])
+            a, b = per_query(queries, runs[ours]), per_query(queries, runs[theirs])
+            out[row][label] = {"against": theirs, "diff": round(float(a.mean() - b.mean()), 4),
+                               "p": round(paired_randomization(a, b), 3)}
     return out
 
 
@@ -204,6 +262,7 @@ def evaluate(records: list[dict[str, str]], service: Paperboy, embedder: CachedE
                 hits = service.search(text, limit=10, mode=mode).hits  # type: ignore[arg-type]
                 runs.setdefault(f"paperboy_{mode}", {})[text] = [h.title for h in hits]
         result[name] = {system: per_type(queries, run) for system, run in runs.items()}
+        result[name]["significance"] = significance(queries, runs)
     return result
 
 

@@ -18,6 +18,7 @@ from tantivy import Occur, Query
 
 from paperboy.index.lexical_query import word_stem, word_stems
 from paperboy.index.marks import find, marked, passage
+from paperboy.index.spelling import american_text
 from paperboy.models import PaperRecord
 from paperboy.sources.listing import parse
 
@@ -71,9 +72,29 @@ def test_find_marks_the_words_tantivys_snippets_mark(
         words: str, texts: list[str], index: tuple[tantivy.Searcher, tantivy.Schema]) -> None:
     stems = set(word_stems(words))
     for text in texts:
+        if american_text(text) != text:  # British spellings: see the test below
+            continue
         spans, found = find(text, stems, word_stem)
         assert spans == _tantivy_marks(*index, stems, text), text
         assert found == [word_stem(text[a:b]) for a, b in spans]
+
+
+@pytest.mark.parametrize(("query", "text", "marked_words"), [
+    ("kernel normalizing flows", "Kernelised Normalising Flows", ["Kernelised", "Normalising",
+                                                                  "Flows"]),
+    ("neighborhood attention", "Fused neighbourhood attention on neighbours",
+     ["neighbourhood", "attention"]),
+    ("centred kernels", "Centered kernel alignment: the centres of the Gram matrix",
+     ["Centered", "kernel", "centres"]),
+    ("colour quantisation", "Color quantization of a colourful image",
+     ["Color", "quantization", "colourful"]),
+])
+def test_a_word_is_marked_in_either_spelling(query: str, text: str,
+                                             marked_words: list[str]) -> None:
+    """The index reads words in American spelling (index/spelling.py): a query in one spelling
+    marks the paper's words in the other, where the paper writes them."""
+    spans, _ = find(text, set(word_stems(query)), word_stem)
+    assert [text[a:b] for a, b in spans] == marked_words
 
 
 def test_every_word_of_the_listing_is_found_by_its_own_stem(texts: list[str]) -> None:

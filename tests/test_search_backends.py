@@ -166,6 +166,21 @@ def test_stop_words_are_neither_marked_nor_listed_on_any_backend(service: Paperb
         assert "<mark>thinning</mark>" in shown or "<mark>kernel" in shown
 
 
+@pytest.mark.parametrize(("query", "title", "marked"), [
+    ("kernelized normalizing flows", "Kernelised Normalising Flows", "Normalising"),
+    ("quantisation-aware training", "HALO: Hadamard-Assisted Lossless Optimization for Efficient "
+     "Low-Precision LLM Training and Fine-Tuning", "quantization"),
+])
+def test_either_spelling_finds_the_other_on_any_backend(service: Paperboy, query: str,
+                                                        title: str, marked: str) -> None:
+    """British and American spellings are one word to the index (index/spelling.py), and the
+    snippet marks the paper's own spelling."""
+    hits = service.search(query, mode="lexical", limit=5).hits
+    assert title in [h.title for h in hits[:3]]
+    hit = next(h for h in hits if h.title == title)
+    assert f"<mark>{marked}</mark>" in hit.snippet + hit.title_snippet
+
+
 def test_an_exact_title_ranks_first(service: Paperboy) -> None:
     title = "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
     for mode in MODES:

@@ -14,7 +14,7 @@ from paperboy.service import Paperboy
 
 # The floors sit just under what bench/quality.py measures (README, "Search quality").
 FLOORS = {"dev": {"hybrid": 0.96, "lexical": 0.945, "semantic": 0.92},
-          "dev2": {"hybrid": 0.86, "lexical": 0.83, "semantic": 0.73}}
+          "dev2": {"hybrid": 0.865, "lexical": 0.84, "semantic": 0.73}}
 
 
 @pytest.fixture(scope="module")

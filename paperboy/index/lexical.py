@@ -63,13 +63,15 @@ from paperboy.index.lexical_query import (
     word_stem,
 )
 from paperboy.index.marks import find, marked, passage
+from paperboy.index.spelling import american_text
 from paperboy.models import Filters
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SCHEMA_VERSION = 4  # 2: `text` (title and abstract in one field) scores words; 3: ids stored
-# alone; 4: adjacent word pairs indexed (`pairs`)
+SCHEMA_VERSION = 5  # 2: `text` (title and abstract in one field) scores words; 3: ids stored
+# alone; 4: adjacent word pairs indexed (`pairs`); 5: words in their American spelling
+# (`spelling`)
 WRITER_HEAP_BYTES = 64_000_000
 
 # one core is left to the Python thread that builds the documents
@@ -526,13 +528,15 @@ class LexicalWriter:
 def _document(paper: dict[str, Any]) -> tantivy.Document:
     try:
         title, abstract = paper.get("title") or "", paper.get("abstract") or ""
+        # stemmed words in their American spelling, as the queries read them (`spelling`)
+        spelt_title, spelt_abstract = american_text(title), american_text(abstract)
         doc = tantivy.Document()
         doc.add_text("id", paper["id"])
-        doc.add_text("text", f"{title}\n{abstract}")
-        doc.add_text("pairs", adjacent_pairs(f"{title}\n{abstract}"))
-        doc.add_text("title", title)
+        doc.add_text("text", f"{spelt_title}\n{spelt_abstract}")
+        doc.add_text("pairs", adjacent_pairs(f"{spelt_title}\n{spelt_abstract}"))
+        doc.add_text("title", spelt_title)
         doc.add_text("title_words", title)
-        doc.add_text("abstract", abstract)
+        doc.add_text("abstract", spelt_abstract)
         doc.add_text("abstract_words", abstract)
         for author in paper.get("authors") or ():
             doc.add_text("authors", author)

@@ -11,12 +11,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
 from paperboy.index.marks import _WORD
+from paperboy.index.spelling import american_text
 from paperboy.models import Filters
 
 # more-like-this only: a title word says more about what a paper is about than an abstract word
@@ -134,9 +135,25 @@ def _analyzer(tokenizer: tantivy.Tokenizer, *filters: tantivy.Filter) -> tantivy
     return builder.build()
 
 
-# The query side's copies of the index's analyzers: `_EN` is tantivy's built-in `en_stem`.
-_EN = _analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES), Filter.lowercase(),
-                Filter.stemmer("english"))
+class _Analyzes(Protocol):
+    def analyze(self, text: str) -> list[str]: ...
+
+
+class _American:
+    """An analyzer reading each word in its American spelling (`spelling.american_text`), as
+    the index is given every title and abstract (`lexical._document`)."""
+
+    def __init__(self, inner: tantivy.TextAnalyzer) -> None:
+        self._inner = inner
+
+    def analyze(self, text: str) -> list[str]:
+        return list(self._inner.analyze(american_text(text)))
+
+
+# The query side's copies of the index's analyzers: `_EN` is tantivy's built-in `en_stem` over
+# the American spelling of the text.
+_EN = _American(_analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES),
+                          Filter.lowercase(), Filter.stemmer("english")))
 _NAME = _analyzer(Tokenizer.simple(), Filter.remove_long(MAX_WORD_BYTES), Filter.lowercase(),
                   Filter.ascii_fold())
 _CATEGORY = _analyzer(Tokenizer.raw(), Filter.lowercase())
@@ -256,7 +273,7 @@ def _operator_clauses(schema: tantivy.Schema, parsed: UserQuery, labels: list[tu
     return clauses
 
 
-def _phrase(schema: tantivy.Schema, field_name: str, analyzer: tantivy.TextAnalyzer,
+def _phrase(schema: tantivy.Schema, field_name: str, analyzer: _Analyzes,
             phrase: str) -> Query | None:
     tokens: list[str | tuple[int, str]] = list(analyzer.analyze(phrase))
     if not tokens:

@@ -15,6 +15,8 @@ import html
 import re
 from collections.abc import Callable, Collection, Sequence
 
+from paperboy.index.spelling import british_beginnings
+
 Span = tuple[int, int]  # a matched word's [start, end) in characters
 
 # a word as tantivy's simple tokenizer cuts text: a run of letters and digits
@@ -58,9 +60,11 @@ def find(text: str, stems: Collection[str],
 @functools.lru_cache(maxsize=256)
 def _prefixes(stems: frozenset[str]) -> frozenset[str]:
     """How the words of these stems begin: the stem less its last letter, or as the table
-    says."""
-    return frozenset({s if len(s) <= 2 else s[:-1] for s in stems}
-                     | {_TABLE_STEMS[s] for s in stems if s in _TABLE_STEMS})
+    says, and how their British spellings begin where that is otherwise ("neighbo" for
+    "neighbourhood", whose stem is "neighborhood": the index reads words in American spelling)."""
+    starts = {s if len(s) <= 2 else s[:-1] for s in stems}
+    return frozenset(starts | {_TABLE_STEMS[s] for s in stems if s in _TABLE_STEMS}
+                     | {b for s in starts for b in british_beginnings(s)})
 
 
 def passage(text: str, spans: Sequence[Span], weights: Sequence[float],
