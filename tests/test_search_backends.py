@@ -173,12 +173,14 @@ def test_stop_words_are_neither_marked_nor_listed_on_any_backend(service: Paperb
 ])
 def test_either_spelling_finds_the_other_on_any_backend(service: Paperboy, query: str,
                                                         title: str, marked: str) -> None:
-    """British and American spellings are one word to the index (index/spelling.py), and the
-    snippet marks the paper's own spelling."""
-    hits = service.search(query, mode="lexical", limit=5).hits
-    assert title in [h.title for h in hits[:3]]
-    hit = next(h for h in hits if h.title == title)
-    assert f"<mark>{marked}</mark>" in hit.snippet + hit.title_snippet
+    """British and American spellings are one word to the index (index/spelling.py); the
+    snippet marks, and the matched words list, the paper's own spelling."""
+    for mode in ("lexical", "hybrid"):
+        hits = service.search(query, mode=mode, limit=5).hits  # type: ignore[arg-type]
+        assert title in [h.title for h in hits[:3]], mode
+        hit = next(h for h in hits if h.title == title)
+        assert f"<mark>{marked}</mark>" in hit.snippet + hit.title_snippet
+        assert marked.lower() in hit.matched_terms, hit.matched_terms
 
 
 def test_an_exact_title_ranks_first(service: Paperboy) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paperboy.index.lexical_query import word_stem, word_stems
-from paperboy.index.spelling import american, american_text
+from paperboy.index.spelling import american, american_text, as_written
 
 
 @pytest.mark.parametrize(("british", "us"), [
@@ -56,3 +56,9 @@ def test_any_text_keeps_its_words_in_order(text: str) -> None:
     """The same stems in the same order as tantivy would read the American words: phrase and
     pair positions do not move."""
     assert word_stems(american_text(text)) == word_stems(text)
+
+
+def test_a_hit_lists_the_word_as_the_paper_writes_it() -> None:
+    assert as_written("quantisation", {"quantization", "aware"}) == "quantization"
+    assert as_written("colour", {"colour", "color"}) == "colour"
+    assert as_written("attention", {"attentions"}) == "attention"  # another form: as typed

@@ -63,7 +63,7 @@ from paperboy.index.lexical_query import (
     word_stem,
 )
 from paperboy.index.marks import find, marked, passage
-from paperboy.index.spelling import american_text
+from paperboy.index.spelling import american_text, as_written
 from paperboy.models import Filters
 
 P = ParamSpec("P")
@@ -475,6 +475,10 @@ class LexicalIndex:
             abstract_spans, abstract_stems = find(abstract, in_abstract, word_stem)
             if paper_id not in asked:
                 terms = _held_labels(labels, stems, {*title_stems, *abstract_stems})
+            written = {text[a:b].lower() for text, spans in ((title, title_spans),
+                                                              (abstract, abstract_spans))
+                       for a, b in spans}
+            terms = [as_written(term, written) for term in terms]
             shown = passage(abstract, abstract_spans, [weight(s) for s in abstract_stems],
                             SNIPPET_CHARS)
             hits.append(LexicalHit(

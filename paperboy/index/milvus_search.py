@@ -47,6 +47,7 @@ from paperboy.index.milvus import (
     _both,
     sync_milvus,
 )
+from paperboy.index.spelling import as_written
 from paperboy.models import Filters
 from paperboy.progress import Progress
 from paperboy.sources._text import title_key
@@ -253,13 +254,16 @@ def explain_words(hit: Hit, paper: dict[str, Any], parsed: UserQuery) -> None:
                          if set(word_stems(term)) & present or set(name_tokens(term)) & names]
     hit.matched_terms += [phrase for phrase in parsed.phrases
                           if set(word_stems(phrase)) <= present]
-    spans, _ = find(title, wanted, word_stem)
-    if title_marked := marked(title, spans):
+    title_spans, _ = find(title, wanted, word_stem)
+    if title_marked := marked(title, title_spans):
         hit.title_snippet = title_marked
     spans, _ = find(abstract, wanted, word_stem)
     shown = passage(abstract, spans, [1.0] * len(spans), SNIPPET_CHARS)
     if abstract_marked := marked(abstract, spans, *shown):
         hit.snippet = abstract_marked
+    written = {text[a:b].lower() for text, found in ((title, title_spans), (abstract, spans))
+               for a, b in found}
+    hit.matched_terms = [as_written(term, written) for term in hit.matched_terms]
 
 
 def _epoch(day: date) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
@@ -79,6 +80,15 @@ def american_text(text: str) -> str:
             last = m.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def as_written(term: str, words: Iterable[str]) -> str:
+    """A query word as a paper whose matched `words` (lower-case) spell it the other way writes
+    it ("quantization" for "quantisation"): a hit lists the words it holds, not the query's."""
+    if term in words:
+        return term
+    spelt = american(term)
+    return next((w for w in words if w != term and american(w) == spelt), term)
 
 
 @functools.lru_cache(maxsize=1)
