@@ -266,9 +266,10 @@ def evaluate(records: list[dict[str, str]], service: Paperboy, embedder: CachedE
     return result
 
 
-def _service(home: Path, embedder: CachedEmbedder | None) -> Paperboy:
+def _service(home: Path, embedder: CachedEmbedder | None, *, rerank: int = 0) -> Paperboy:
     settings = Settings.load(env={}, home=home, database_url="",
-                             embedding_model=embedder.name if embedder else "hashing-8")
+                             embedding_model=embedder.name if embedder else "hashing-8",
+                             rerank_candidates=rerank)
     return Paperboy(settings, embedder=embedder)
 
 
@@ -277,6 +278,8 @@ def main() -> None:
     parser.add_argument("--no-corpus", action="store_true", help="the listing only")
     parser.add_argument("--words-only", action="store_true", help="no model")
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache")
+    parser.add_argument("--rerank", type=int, default=0, metavar="N",
+                        help="rerank_candidates for Paperboy's searches (default 0: off)")
     args = parser.parse_args()
     qrels = {name: json.loads((SHARED / "eval" / f"{name}_qrels.json").read_text())
              for name in QUERY_SETS}
@@ -287,7 +290,7 @@ def main() -> None:
         embedder = CachedEmbedder(lambda: SentenceTransformerEmbedder(DEFAULT_MODEL),
                                   DEFAULT_MODEL, args.cache / f"{DEFAULT_MODEL}.npz")
     listing = listing_records()
-    out: dict[str, Any] = {"model": embedder.name if embedder else None}
+    out: dict[str, Any] = {"model": embedder.name if embedder else None, "rerank": args.rerank}
     stages = [("listing", listing, [SHARED / "corpus" / "listing_kernel_search.txt"])]
     if not args.no_corpus:
         stages.append(("with_33k", listing + corpus_records(),
@@ -295,7 +298,7 @@ def main() -> None:
                         SHARED / "corpus" / "arxiv_33k.jsonl.gz"]))
     for stage, records, sources in stages:
         with tempfile.TemporaryDirectory() as tmp:
-            service = _service(Path(tmp) / "home", embedder)
+            service = _service(Path(tmp) / "home", embedder, rerank=args.rerank)
             try:
                 service.ingest([str(s) for s in sources])
                 if embedder is not None:

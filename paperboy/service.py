@@ -163,7 +163,7 @@ class Paperboy:
         if self.settings.milvus_uri:  # Milvus answers searches (index/milvus_search.py)
             return self._open_milvus()
         return Searcher(self.store, self.lexical, self.vectors, self.embedder,
-                        paper_count=self._paper_count)
+                        paper_count=self._paper_count, rerank=self.settings.rerank_candidates)
 
     def _reopen_milvus(self, *, sync: bool = True) -> MilvusSearcher:
         if isinstance(self.__dict__.get("searcher"), MilvusSearcher):
@@ -174,7 +174,8 @@ class Paperboy:
     def _open_milvus(self, *, sync: bool = True) -> MilvusSearcher:
         return open_milvus(self.settings.milvus_uri, self.settings.milvus_collection, self.store,
                            model=self.model_name, embedder=self.embedder,
-                           paper_count=self._paper_count, progress=self.progress, sync=sync)
+                           paper_count=self._paper_count, progress=self.progress, sync=sync,
+                           rerank=self.settings.rerank_candidates)
 
     def _paper_count(self) -> int:
         if self._papers is None:

@@ -183,6 +183,24 @@ def test_either_spelling_finds_the_other_on_any_backend(service: Paperboy, query
         assert marked.lower() in hit.matched_terms, hit.matched_terms
 
 
+def test_a_second_look_by_passages_keeps_the_contract_on_any_backend(service: Paperboy) -> None:
+    """`rerank_candidates` (index/passages.py) judges a short query's best papers again by
+    their passages; a longer query keeps its ranking, and hits are explained as before."""
+    long_query = "adaptive sparse attention kernels for long context language models"
+    short_query = "kernel thinning"
+    before = [h.id for h in service.search(long_query, limit=10).hits]
+    service.searcher.rerank = 20
+    try:
+        after = [h.id for h in service.search(long_query, limit=10).hits]
+        hits = service.search(short_query, limit=10).hits
+    finally:
+        service.searcher.rerank = 0
+    assert after == before
+    assert "Generalized Kernel Thinning" in [h.title for h in hits]
+    assert len({h.id for h in hits}) == len(hits) == 10
+    assert all(h.matched_terms and "<mark>" in h.snippet + h.title_snippet for h in hits[:3])
+
+
 def test_an_exact_title_ranks_first(service: Paperboy) -> None:
     title = "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
     for mode in MODES:

@@ -24,6 +24,7 @@ from paperboy.embed import Embedder, EmbedderUnavailable, query_vector
 from paperboy.index.fuse import hybrid_ranking
 from paperboy.index.lexical import LexicalHit, LexicalHits, LexicalIndex
 from paperboy.index.lexical_query import content_words, parse_user_query, query_filters
+from paperboy.index.passages import rerank
 from paperboy.index.vectors import VectorIndex
 from paperboy.models import Filters
 from paperboy.sources._text import title_key
@@ -122,9 +123,11 @@ def open_search(store: Store, query: str, mode: str,
 class Searcher:
     def __init__(self, store: Store, lexical: LexicalIndex,
                  vectors: Callable[[], VectorIndex | None], embedder: Callable[[], Embedder],
-                 paper_count: Callable[[], int]) -> None:
-        """`paper_count` may be cached by the caller: it only words a notice."""
+                 paper_count: Callable[[], int], *, rerank: int = 0) -> None:
+        """`paper_count` may be cached by the caller: it only words a notice; `rerank`, the
+        short queries' candidates judged again by their passages (`passages.rerank`)."""
         self.store = store
+        self.rerank = rerank
         self._paper_count = paper_count
         self.lexical = lexical
         self._vectors = vectors
@@ -188,8 +191,12 @@ class Searcher:
             if index is not None and vector is not None:  # lexical-only candidates too
                 cosines.update(index.similarities(
                     vector, [h.id for h in lexical if h.id not in cosines]))
-            ranked = hybrid_ranking({h.id: h.score for h in lexical}, cosines,
-                                    content_words=len(content_words(meaning)))
+            scores = {h.id: h.score for h in lexical}
+            ranked = hybrid_ranking(scores, cosines, content_words=len(content_words(meaning)))
+            if self.rerank and vector is not None:
+                ranked = rerank(ranked, scores, cosines, query=meaning, vector=vector,
+                                candidates=self.rerank, texts=self._texts,
+                                embed=self._embedder().embed)
         exact = self._exact_title(meaning, filters, allowed)
         if exact:
             score = ranked[0][1] if ranked else 1.0
@@ -214,6 +221,10 @@ class Searcher:
             _explain(hit, by_lexical.get(paper_id), by_semantic.get(paper_id))
             result.hits.append(hit)
         return result
+
+    def _texts(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        return {i: (p["title"] or "", p["abstract"] or "") for i, p in
+                self.store.papers_by_ids(ids, columns=("title", "abstract")).items()}
 
     def _page_by_words(self, query: str, filters: Filters, wanted: int,
                        depth: int) -> LexicalHits:

@@ -47,6 +47,7 @@ from paperboy.index.milvus import (
     _both,
     sync_milvus,
 )
+from paperboy.index.passages import rerank
 from paperboy.index.spelling import as_written
 from paperboy.models import Filters
 from paperboy.progress import Progress
@@ -60,9 +61,15 @@ class MilvusSearcher:
     """The `Searcher` contract (index/hybrid.py), answered by a Milvus collection."""
 
     def __init__(self, store: Store, collection: MilvusCollection,
-                 embedder: Callable[[], Embedder], paper_count: Callable[[], int]) -> None:
+                 embedder: Callable[[], Embedder], paper_count: Callable[[], int], *,
+                 rerank: int = 0) -> None:
         self.store, self.collection = store, collection
         self._embedder, self._paper_count = embedder, paper_count
+        self.rerank = rerank  # as the local searcher's (`passages.rerank`)
+
+    def _texts(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        return {i: (p["title"] or "", p["abstract"] or "") for i, p in
+                self.store.papers_by_ids(ids, columns=("title", "abstract")).items()}
 
     def vectors(self) -> MilvusVectors:
         return MilvusVectors(self.collection, self.store)
@@ -109,7 +116,12 @@ class MilvusSearcher:
             stored = self.collection.vectors([i for i, _ in words if i not in cosines])
             cosines.update((i, float(v @ vector)) for i, v in stored.items())
             ranked = hybrid_ranking(dict(words), cosines,
-                                    content_words=len(content_words(meaning)))[:window]
+                                    content_words=len(content_words(meaning)))
+            if self.rerank:
+                ranked = rerank(ranked, dict(words), cosines, query=meaning, vector=vector,
+                                candidates=self.rerank, texts=self._texts,
+                                embed=self._embedder().embed)
+            ranked = ranked[:window]
         else:
             ranked = near if kind == "semantic" else words
         exact = self._exact_title(meaning, expr)
@@ -272,7 +284,7 @@ def _epoch(day: date) -> int:
 
 def open_milvus(uri: str, name: str, store: Store, *, model: str,
                 embedder: Callable[[], Embedder], paper_count: Callable[[], int],
-                progress: Progress, sync: bool = True) -> MilvusSearcher:
+                progress: Progress, sync: bool = True, rerank: int = 0) -> MilvusSearcher:
     """The searcher on Milvus, its collection made for the model's dimension (words only while
     no vector is stored and the model cannot load) and brought up to date with the store."""
     dim = store.embeddings.dim(model)
@@ -286,4 +298,4 @@ def open_milvus(uri: str, name: str, store: Store, *, model: str,
         progress.note(f"Milvus collection {name!r} rebuilt: {collection.rebuilt_reason}")
     if sync:
         sync_milvus(store, collection, progress)
-    return MilvusSearcher(store, collection, embedder, paper_count)
+    return MilvusSearcher(store, collection, embedder, paper_count, rerank=rerank)
