@@ -195,7 +195,7 @@ class Searcher:
             ranked = hybrid_ranking(scores, cosines, content_words=len(content_words(meaning)))
             if self.rerank and vector is not None:
                 ranked = rerank(ranked, scores, cosines, query=meaning, vector=vector,
-                                candidates=self.rerank, texts=self._texts,
+                                candidates=self.rerank, texts=self.store.texts,
                                 embed=self._embedder().embed)
         exact = self._exact_title(meaning, filters, allowed)
         if exact:
@@ -221,10 +221,6 @@ class Searcher:
             _explain(hit, by_lexical.get(paper_id), by_semantic.get(paper_id))
             result.hits.append(hit)
         return result
-
-    def _texts(self, ids: list[str]) -> dict[str, tuple[str, str]]:
-        return {i: (p["title"] or "", p["abstract"] or "") for i, p in
-                self.store.papers_by_ids(ids, columns=("title", "abstract")).items()}
 
     def _page_by_words(self, query: str, filters: Filters, wanted: int,
                        depth: int) -> LexicalHits:

@@ -67,10 +67,6 @@ class MilvusSearcher:
         self._embedder, self._paper_count = embedder, paper_count
         self.rerank = rerank  # as the local searcher's (`passages.rerank`)
 
-    def _texts(self, ids: list[str]) -> dict[str, tuple[str, str]]:
-        return {i: (p["title"] or "", p["abstract"] or "") for i, p in
-                self.store.papers_by_ids(ids, columns=("title", "abstract")).items()}
-
     def vectors(self) -> MilvusVectors:
         return MilvusVectors(self.collection, self.store)
 
@@ -119,7 +115,7 @@ class MilvusSearcher:
                                     content_words=len(content_words(meaning)))
             if self.rerank:
                 ranked = rerank(ranked, dict(words), cosines, query=meaning, vector=vector,
-                                candidates=self.rerank, texts=self._texts,
+                                candidates=self.rerank, texts=self.store.texts,
                                 embed=self._embedder().embed)
             ranked = ranked[:window]
         else:

@@ -40,7 +40,7 @@ def focused_text(title: str, abstract: str, stems: set[str]) -> str:
 
 def rerank(ranked: list[tuple[str, float]], lexical: Mapping[str, float],
            cosines: Mapping[str, float], *, query: str, vector: np.ndarray, candidates: int,
-           texts: Callable[[list[str]], Mapping[str, tuple[str, str]]],
+           texts: Callable[[Sequence[str]], Mapping[str, tuple[str, str]]],
            embed: Callable[[Sequence[str]], np.ndarray]) -> list[tuple[str, float]]:
     """`ranked` (`fuse.hybrid_ranking` of `lexical` and `cosines`) with the first `candidates`
     papers' cosines raised to their passages' (see the module docstring); `ranked` itself for a
@@ -53,7 +53,8 @@ def rerank(ranked: list[tuple[str, float]], lexical: Mapping[str, float],
     if not ids:
         return ranked
     stems = set(word_stems(" ".join(words)))
-    similarities = embed([focused_text(*papers[i], stems) for i in ids]) @ vector
+    similarities = embed([focused_text(papers[i][0] or "", papers[i][1] or "", stems)
+                          for i in ids]) @ vector
     raised = dict(cosines)
     for paper_id, similarity in zip(ids, similarities.tolist(), strict=True):
         raised[paper_id] = max(raised.get(paper_id, similarity), similarity)
