@@ -1,6 +1,6 @@
 """Dev-set search quality and speed, local indexes against Milvus Lite, with the real model.
 
-    python bench/milvus_quality.py [--home DIR] [--model all-MiniLM-L6-v2]
+    python bench/milvus_quality.py [--home DIR] [--model all-MiniLM-L6-v2] [--rerank N]
 
 Ingests the 194-paper listing into one store and embeds it once (reusing `--home` when it
 already holds the vectors), then asks the queries of ../shared/eval/dev_qrels.json (28) and
@@ -62,14 +62,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=None, help="reuse this data folder")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--rerank", type=int, default=None,
+                        help="the rerank_candidates setting (default: its default)")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="paperboy-milvus-quality-"))
     qrels = {name: json.loads((SHARED / "eval" / f"{name}_qrels.json").read_text())
              for name in ("dev", "dev2")}
 
     def settings(milvus_uri: str = "") -> Settings:
+        rerank = {} if args.rerank is None else {"rerank_candidates": args.rerank}
         return Settings.load(env={}, home=home, embedding_model=args.model,
-                             milvus_uri=milvus_uri)
+                             milvus_uri=milvus_uri, **rerank)
 
     local = Paperboy(settings())
     started = time.perf_counter()

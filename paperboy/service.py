@@ -269,12 +269,14 @@ class Paperboy:
                 milvus = self._reopen_milvus()
             summary = embed_missing(self.store, milvus.vectors(), embedder,
                                     progress=self.progress, limit=limit,
+                                    passages=self.settings.rerank_candidates > 0,
                                     batch_size=self.settings.embed_batch_size, clock=self.clock)
             sync_milvus(self.store, milvus.collection, self.progress)
             return summary
         index = self.vectors(dim=embedder.dim)
         assert index is not None
         return embed_missing(self.store, index, embedder, progress=self.progress, limit=limit,
+                             passages=self.settings.rerank_candidates > 0,
                              batch_size=self.settings.embed_batch_size, clock=self.clock)
 
     def reindex(self) -> dict[str, int]:

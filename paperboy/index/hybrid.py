@@ -194,9 +194,10 @@ class Searcher:
             scores = {h.id: h.score for h in lexical}
             ranked = hybrid_ranking(scores, cosines, content_words=len(content_words(meaning)))
             if self.rerank and vector is not None:
+                model = index.model if index is not None else self._embedder().name
                 ranked = rerank(ranked, scores, cosines, query=meaning, vector=vector,
-                                candidates=self.rerank, texts=self.store.texts,
-                                embed=self._embedder().embed)
+                                candidates=self.rerank, passages=lambda ids: (
+                                    self.store.embeddings.passages_of(ids, model)))
         exact = self._exact_title(meaning, filters, allowed)
         if exact:
             score = ranked[0][1] if ranked else 1.0

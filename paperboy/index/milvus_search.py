@@ -115,8 +115,9 @@ class MilvusSearcher:
                                     content_words=len(content_words(meaning)))
             if self.rerank:
                 ranked = rerank(ranked, dict(words), cosines, query=meaning, vector=vector,
-                                candidates=self.rerank, texts=self.store.texts,
-                                embed=self._embedder().embed)
+                                candidates=self.rerank, passages=lambda ids: (
+                                    self.store.embeddings.passages_of(ids,
+                                                                      self.collection.model)))
             ranked = ranked[:window]
         else:
             ranked = near if kind == "semantic" else words

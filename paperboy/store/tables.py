@@ -98,6 +98,8 @@ embeddings = Table(
     Column("backend", String(32)),
     Column("dim", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),
+    # its passages' vectors (embed/passages.py), float16 rows of `dim`; None: not embedded
+    Column("passages", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False),
     # how many vectors a model has (/healthz, opening the vector index) without reading them
     Index("ix_embeddings_model", "model"),
